@@ -1,0 +1,49 @@
+# cmsim - the two commands, over CMake.
+#
+#   make run    install what is missing, build (Release), run the default batch
+#   make test   install what is missing, build with warnings as errors, ctest
+#
+# Other targets: build, sanitize (ASan+UBSan build and ctest), bench, clean, deps.
+
+SHELL       := /bin/bash
+JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
+BUILD       ?= build
+TEST_BUILD  ?= build-test
+SAN_BUILD   ?= build-sanitize
+SCENARIO    ?= scenarios/central_asia.cfg
+RUN_ARGS    ?=
+CMAKE_FLAGS ?=
+
+.PHONY: all run test build sanitize bench deps clean
+
+all: build
+
+deps:
+	@bash tools/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMSIM_BUILD_TESTS=OFF $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@scen="$(SCENARIO)"; [ -f "$$scen" ] || scen=scenarios/example.cfg; \
+	echo "cmsim: running $$scen"; \
+	./$(BUILD)/cmsim run "$$scen" --force $(RUN_ARGS)
+
+test: deps
+	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMSIM_WERROR=ON -DCMSIM_BUILD_TESTS=ON $(CMAKE_FLAGS)
+	cmake --build $(TEST_BUILD) -j $(JOBS)
+	cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+sanitize: deps
+	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Sanitize -DCMSIM_WERROR=ON -DCMSIM_BUILD_TESTS=ON $(CMAKE_FLAGS)
+	cmake --build $(SAN_BUILD) -j $(JOBS)
+	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+
+bench: deps
+	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DCMSIM_BUILD_BENCH=ON -DCMSIM_BUILD_TESTS=OFF $(CMAKE_FLAGS)
+	cmake --build build-bench -j $(JOBS)
+	@if [ -x bench/run.sh ]; then bash bench/run.sh build-bench; else echo "bench: no benchmarks yet"; fi
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD) $(SAN_BUILD) build-bench

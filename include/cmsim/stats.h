@@ -1,0 +1,90 @@
+/* cmsim/stats.h - streaming, mergeable, exactly reproducible statistics.
+ *
+ * An accumulator holds the statistics of nslots named outcomes over the paths
+ * added to it.  It knows nothing of the model: a path is an array of nslots
+ * doubles, NaN meaning "undefined on this path" (counted apart, never mixed
+ * into the statistics).
+ *
+ * Reproducibility contract: the driver adds the paths of one block in path
+ * order into a block accumulator, then merges block accumulators into the
+ * run's accumulator in block order.  Given that, every statistic is a pure
+ * function of the values, whatever thread computed which block: the
+ * floating-point parts (mean, M2 by Chan et al.'s pairwise update) are merged
+ * in a fixed order, and the quantile sketch holds integer counts, whose sums
+ * do not depend on order at all.
+ *
+ * Quantiles:
+ *  - sketch mode (default): a DDSketch-style log-bucket histogram with
+ *    relative accuracy CM_STATS_ALPHA: for a non-zero value x the bucket's
+ *    representative v satisfies |v - x| <= CM_STATS_ALPHA |x|.  A reported
+ *    quantile is the representative of the bucket holding the order
+ *    statistic of rank floor(q (n-1)) (0-based), clamped to [min, max], so it
+ *    lies within relative CM_STATS_ALPHA of that order statistic.  Values
+ *    with |x| < CM_STATS_ZERO are counted as 0.  Memory per slot is bounded
+ *    by the spread of the values (about 230 buckets per decade of |x|), not
+ *    by the number of paths.
+ *  - exact mode: every defined value is kept (memory grows with paths; for
+ *    small runs); quantiles are type 7 (gsl_stats_quantile_from_sorted_data)
+ *    and the tail means exact.
+ *
+ * Thread-safety: an accumulator belongs to one thread at a time.
+ */
+#ifndef CMSIM_STATS_H
+#define CMSIM_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CM_STATS_ALPHA 0.005
+#define CM_STATS_ZERO 1e-12
+
+/* What a slot's values are, which decides the extra statistics. */
+typedef enum {
+    CM_STAT_PLAIN = 0,  /* quantiles only */
+    CM_STAT_BINARY,     /* 0/1: probability and its standard error */
+    CM_STAT_TAIL_LOW,   /* money where low is bad: cvar05 = mean of lowest 5 % */
+    CM_STAT_TAIL_HIGH,  /* money where high is bad: cvar05 = mean of highest 5 % */
+    CM_STAT_MOMENTS     /* mean/sd/min/max only, no quantiles (paired differences) */
+} cm_stat_kind_t;
+
+typedef struct cm_stats_slot cm_stats_slot_t; /* private */
+
+typedef struct {
+    size_t nslots;
+    int exact;
+    cm_stats_slot_t *slots;
+} cm_stats_t;
+
+/* The statistics of one slot.  Fields that do not apply or are undefined
+ * (n == 0; sd with n < 2; prob for non-binary slots; cvar05 for non-money
+ * slots) are NaN. */
+typedef struct {
+    uint64_t n;          /* paths where the outcome is defined */
+    uint64_t n_undef;    /* paths where it is not */
+    double mean, sd, se; /* sd with n - 1; se = sd / sqrt(n) */
+    double min, p05, p25, p50, p75, p95, max;
+    double cvar05;       /* TAIL_*: mean of the worst ceil(0.05 n) values */
+    double prob, prob_se;/* BINARY: share of 1s, sqrt(p (1-p) / n) */
+} cm_summary_t;
+
+/* kinds[i] gives slot i's kind (copied).  exact: keep every value.
+ * Returns 0 or CM_ENOMEM; cm_stats_free is safe after a failed init. */
+int cm_stats_init(cm_stats_t *st, size_t nslots, const cm_stat_kind_t *kinds,
+                  int exact);
+void cm_stats_free(cm_stats_t *st);
+
+/* Forget all values, keep the slots and their memory. */
+void cm_stats_reset(cm_stats_t *st);
+
+/* Add one path: values[nslots], NaN where undefined.  Returns 0 or
+ * CM_ENOMEM (a sketch or exact store that could not grow). */
+int cm_stats_add(cm_stats_t *st, const double *values);
+
+/* Merge from into into (same nslots and kinds).  Merging is associative in
+ * value but, for bit-identical results, must be done in block order. */
+int cm_stats_merge(cm_stats_t *into, const cm_stats_t *from);
+
+/* Summary of one slot. */
+void cm_stats_summary(const cm_stats_t *st, size_t slot, cm_summary_t *out);
+
+#endif
