@@ -7,11 +7,12 @@
 #   libgsl-dev                        GSL (numerics, statistics, samplers)
 #   libconfig-dev                     libconfig 1.5 (scenario files)
 #   librandom123-dev                  Random123 (Philox4x32-10)
+#   libmd-dev                         SHA-256 of scenario files (libmd, dpkg's own digest library)
 #   libomp-dev is not needed: GCC ships libgomp
 #   python3                           tests read the CSV with a real CSV reader
 set -euo pipefail
 
-pkgs=(build-essential cmake pkg-config libgsl-dev libconfig-dev librandom123-dev python3)
+pkgs=(build-essential cmake pkg-config libgsl-dev libconfig-dev librandom123-dev libmd-dev python3)
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -1,0 +1,406 @@
+/* driver.c - the parallel run: blocks of paths, threads, ordered merges.
+ *
+ * Per thread: one model workspace and one outcome buffer per scenario, one
+ * block accumulator per scenario (and per variant for the paired
+ * differences).  Per block: reset the block accumulators, simulate the
+ * block's paths in path order, then, in block order, merge into the run's
+ * accumulators, write the dump rows and report progress.  The merge is the
+ * only serial part; its cost is O(slots x sketch buckets) per block, small
+ * against simulating CM_BLOCK_PATHS paths.
+ */
+#include "cmsim/driver.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <omp.h>
+
+#include "cmsim/model.h"
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int same_key(const cm_slot_t *a, const cm_slot_t *b)
+{
+    return a->year == b->year && strcmp(a->outcome, b->outcome) == 0 &&
+           strcmp(a->entity_type, b->entity_type) == 0 && strcmp(a->entity, b->entity) == 0;
+}
+
+/* An accumulator of n MOMENTS slots (paired differences). */
+static int init_moments(cm_stats_t *st, size_t n)
+{
+    cm_stat_kind_t *kinds = malloc((n + 1) * sizeof *kinds);
+    if (kinds == NULL)
+        return CM_ENOMEM;
+    for (size_t k = 0; k < n; k++)
+        kinds[k] = CM_STAT_MOMENTS;
+    int rc = cm_stats_init(st, n, kinds, 0);
+    free(kinds);
+    return rc;
+}
+
+void cm_run_free(cm_run_t *run)
+{
+    if (run == NULL)
+        return;
+    for (int i = 0; i < run->nscen; i++) {
+        if (run->layouts)
+            cm_layout_free(&run->layouts[i]);
+        if (run->stats)
+            cm_stats_free(&run->stats[i]);
+        if (run->diff)
+            cm_stats_free(&run->diff[i]);
+        if (run->diff_ref)
+            free(run->diff_ref[i]);
+    }
+    free(run->layouts);
+    free(run->stats);
+    free(run->diff);
+    free(run->diff_ref);
+    memset(run, 0, sizeof *run);
+}
+
+/* Map each slot of layout v to the reference slot with the same key.
+ * Slots are grouped by entity in both layouts, so a forward scan with a
+ * moving hint is O(n) when the structures match and O(n^2) at worst. */
+static int build_diff_map(const cm_layout_t *ref, const cm_layout_t *v, size_t **out)
+{
+    size_t *map = malloc((v->nslots + 1) * sizeof *map);
+    if (map == NULL)
+        return CM_ENOMEM;
+    size_t hint = 0;
+    for (size_t i = 0; i < v->nslots; i++) {
+        map[i] = SIZE_MAX;
+        for (size_t k = 0; k < ref->nslots; k++) {
+            size_t j = (hint + k) % ref->nslots;
+            if (same_key(&v->slots[i], &ref->slots[j])) {
+                map[i] = j;
+                hint = j + 1;
+                break;
+            }
+        }
+    }
+    *out = map;
+    return CM_EOK;
+}
+
+int cm_run_init(cm_run_t *run, const cm_scenario_t **scen, int nscen,
+                uint64_t paths, int exact, cm_diag_t *diag)
+{
+    memset(run, 0, sizeof *run);
+    if (nscen < 1)
+        return cm_diag_add(diag, CM_EINTERNAL, "", 0, "", "a run needs at least one scenario");
+    for (int i = 1; i < nscen; i++) {
+        if (scen[i]->seed != scen[0]->seed || scen[i]->horizon != scen[0]->horizon ||
+            scen[i]->base_year != scen[0]->base_year)
+            return cm_diag_add(diag, CM_ECONFIG, scen[i]->file, 0, scen[i]->name,
+                               "seed, horizon and base_year must equal the reference "
+                               "scenario's (%s) for common random numbers",
+                               scen[0]->name);
+    }
+    run->nscen = nscen;
+    run->scen = scen;
+    run->paths = paths;
+    run->seed = scen[0]->seed;
+    run->exact = exact;
+    run->layouts = calloc((size_t)nscen, sizeof *run->layouts);
+    run->stats = calloc((size_t)nscen, sizeof *run->stats);
+    run->diff = calloc((size_t)nscen, sizeof *run->diff);
+    run->diff_ref = calloc((size_t)nscen, sizeof *run->diff_ref);
+    if (!run->layouts || !run->stats || !run->diff || !run->diff_ref)
+        goto nomem;
+    for (int i = 0; i < nscen; i++) {
+        if (cm_layout_init(&run->layouts[i], scen[i]) != CM_EOK)
+            goto nomem;
+        if (cm_stats_init(&run->stats[i], run->layouts[i].nslots, run->layouts[i].kinds, exact) != CM_EOK)
+            goto nomem;
+    }
+    for (int i = 1; i < nscen; i++) {
+        if (build_diff_map(&run->layouts[0], &run->layouts[i], &run->diff_ref[i]) != CM_EOK)
+            goto nomem;
+        if (init_moments(&run->diff[i], run->layouts[i].nslots) != CM_EOK)
+            goto nomem;
+    }
+    return CM_EOK;
+nomem:
+    cm_run_free(run);
+    return cm_diag_add(diag, CM_ENOMEM, "", 0, "", "out of memory preparing the run");
+}
+
+/* Scalar slots (year < 0) of scenario i: the --dump-paths columns. */
+int cm_run_dump_header(const cm_run_t *run, FILE *f)
+{
+    fputs("scenario,path", f);
+    const cm_layout_t *l = &run->layouts[0];
+    for (size_t i = 0; i < l->nslots; i++) {
+        if (l->slots[i].year >= 0)
+            continue;
+        fprintf(f, ",%s__%s", l->slots[i].entity, l->slots[i].outcome);
+    }
+    fputc('\n', f);
+    return ferror(f) ? CM_EIO : CM_EOK;
+}
+
+static void dump_rows(const cm_run_t *run, FILE *f, uint64_t first, uint64_t n,
+                      double *const *outs)
+{
+    for (uint64_t k = 0; k < n; k++) {
+        for (int s = 0; s < run->nscen; s++) {
+            const cm_layout_t *l = &run->layouts[s];
+            const double *o = outs[s] + k * l->nslots;
+            fprintf(f, "%s,%llu", run->scen[s]->name, (unsigned long long)(first + k));
+            for (size_t i = 0; i < l->nslots; i++) {
+                if (l->slots[i].year >= 0)
+                    continue;
+                if (isfinite(o[i]))
+                    fprintf(f, ",%.17g", o[i]);
+                else
+                    fputc(',', f);
+            }
+            fputc('\n', f);
+        }
+    }
+}
+
+typedef struct {
+    cm_model_ws_t *ws;  /* per scenario */
+    cm_stats_t *block;  /* per scenario */
+    cm_stats_t *bdiff;  /* per scenario */
+    double **out;       /* per scenario: outcome rows of the block (one row unless dumping) */
+    double *dvals;      /* difference buffer */
+    int ok;
+} thread_ctx_t;
+
+static void ctx_free(thread_ctx_t *c, int nscen)
+{
+    for (int s = 0; s < nscen; s++) {
+        if (c->ws)
+            cm_model_ws_free(&c->ws[s]);
+        if (c->block)
+            cm_stats_free(&c->block[s]);
+        if (c->bdiff)
+            cm_stats_free(&c->bdiff[s]);
+        if (c->out)
+            free(c->out[s]);
+    }
+    free(c->ws);
+    free(c->block);
+    free(c->bdiff);
+    free(c->out);
+    free(c->dvals);
+    memset(c, 0, sizeof *c);
+}
+
+static int ctx_init(thread_ctx_t *c, const cm_run_t *run, size_t rows)
+{
+    memset(c, 0, sizeof *c);
+    int n = run->nscen;
+    c->ws = calloc((size_t)n, sizeof *c->ws);
+    c->block = calloc((size_t)n, sizeof *c->block);
+    c->bdiff = calloc((size_t)n, sizeof *c->bdiff);
+    c->out = calloc((size_t)n, sizeof *c->out);
+    if (!c->ws || !c->block || !c->bdiff || !c->out)
+        return CM_ENOMEM;
+    size_t maxslots = 1;
+    for (int s = 0; s < n; s++) {
+        const cm_layout_t *l = &run->layouts[s];
+        if (l->nslots > maxslots)
+            maxslots = l->nslots;
+        if (cm_model_ws_init(&c->ws[s], run->scen[s], l) != CM_EOK ||
+            cm_stats_init(&c->block[s], l->nslots, l->kinds, run->exact) != CM_EOK)
+            return CM_ENOMEM;
+        c->out[s] = malloc((rows * l->nslots + 1) * sizeof(double));
+        if (c->out[s] == NULL)
+            return CM_ENOMEM;
+        if (s > 0 && init_moments(&c->bdiff[s], l->nslots) != CM_EOK)
+            return CM_ENOMEM;
+    }
+    c->dvals = malloc(maxslots * sizeof *c->dvals);
+    if (c->dvals == NULL)
+        return CM_ENOMEM;
+    c->ok = 1;
+    return CM_EOK;
+}
+
+/* Simulate one block into the thread's block accumulators. */
+static int run_block(const cm_run_t *run, thread_ctx_t *c, uint64_t first, uint64_t n, int dumping)
+{
+    for (int s = 0; s < run->nscen; s++) {
+        cm_stats_reset(&c->block[s]);
+        if (s > 0)
+            cm_stats_reset(&c->bdiff[s]);
+    }
+    for (uint64_t k = 0; k < n; k++) {
+        for (int s = 0; s < run->nscen; s++) {
+            size_t ns = run->layouts[s].nslots;
+            double *o = c->out[s] + (dumping ? k * ns : 0);
+            cm_model_path(&c->ws[s], first + k, o);
+            if (cm_stats_add(&c->block[s], o) != CM_EOK)
+                return CM_ENOMEM;
+            if (s > 0) {
+                const double *ref = c->out[0] + (dumping ? k * run->layouts[0].nslots : 0);
+                const size_t *map = run->diff_ref[s];
+                for (size_t i = 0; i < ns; i++)
+                    c->dvals[i] = map[i] == SIZE_MAX ? NAN : o[i] - ref[map[i]];
+                if (cm_stats_add(&c->bdiff[s], c->dvals) != CM_EOK)
+                    return CM_ENOMEM;
+            }
+        }
+    }
+    return CM_EOK;
+}
+
+static void progress(const cm_run_options_t *opt, uint64_t done, uint64_t total,
+                     double t0, double *last, int final)
+{
+    if (opt == NULL || opt->progress == 0 || opt->progress_stream == NULL)
+        return;
+    double t = now_seconds();
+    double every = opt->progress == 1 ? 0.2 : 5.0;
+    if (!final && t - *last < every)
+        return;
+    *last = t;
+    double el = t - t0, rate = el > 0 ? (double)done / el : 0.0;
+    double eta = rate > 0 ? (double)(total - done) / rate : 0.0;
+    double frac = total ? (double)done / (double)total : 1.0;
+    if (opt->progress == 1) {
+        char bar[31];
+        int fill = (int)(frac * 30.0);
+        for (int i = 0; i < 30; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[30] = '\0';
+        fprintf(opt->progress_stream, "\r[%s] %5.1f%% %llu/%llu paths  %.0f paths/s  ETA %.0fs ",
+                bar, 100.0 * frac, (unsigned long long)done, (unsigned long long)total, rate, eta);
+        if (final)
+            fputc('\n', opt->progress_stream);
+    } else {
+        fprintf(opt->progress_stream, "progress: %llu/%llu paths (%.1f%%), %.0f paths/s, ETA %.0f s\n",
+                (unsigned long long)done, (unsigned long long)total, 100.0 * frac, rate, eta);
+    }
+    fflush(opt->progress_stream);
+}
+
+int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
+{
+    const uint64_t B = CM_BLOCK_PATHS;
+    const uint64_t nblocks = (run->paths + B - 1) / B;
+    const int dumping = opt && opt->dump != NULL;
+    const size_t rows = dumping ? B : 1;
+    int threads = (opt && opt->threads > 0) ? opt->threads : omp_get_max_threads();
+    if ((uint64_t)threads > nblocks && nblocks > 0)
+        threads = (int)nblocks;
+    if (threads < 1)
+        threads = 1;
+    run->threads_used = threads;
+    volatile sig_atomic_t *stop = opt ? opt->stop : NULL;
+    int rc = CM_EOK;
+    double t0 = now_seconds(), last = t0;
+    uint64_t done = 0;
+
+    if (dumping && cm_run_dump_header(run, opt->dump) != CM_EOK)
+        return cm_diag_add(diag, CM_EIO, "", 0, "", "cannot write the per-path dump");
+
+    if (opt && opt->reverse_blocks) {
+        /* Test mode: compute blocks last to first, keep every block's
+         * accumulators, then merge them in block order.  Memory grows with
+         * the number of blocks: for tests of order independence only. */
+        const uint64_t per = 2 * (uint64_t)run->nscen;
+        thread_ctx_t c;
+        cm_stats_t *saved = calloc(nblocks * per + 1, sizeof *saved);
+        if (saved == NULL || ctx_init(&c, run, rows) != CM_EOK) {
+            free(saved);
+            ctx_free(&c, run->nscen);
+            return cm_diag_add(diag, CM_ENOMEM, "", 0, "", "out of memory");
+        }
+        for (uint64_t i = 0; i < nblocks && rc == CM_EOK; i++) {
+            uint64_t b = nblocks - 1 - i, first = b * B;
+            uint64_t n = run->paths - first < B ? run->paths - first : B;
+            rc = run_block(run, &c, first, n, 0);
+            for (int s = 0; s < run->nscen && rc == CM_EOK; s++) {
+                cm_stats_t *dst = &saved[b * per + 2 * (uint64_t)s];
+                rc = cm_stats_init(dst, run->layouts[s].nslots, run->layouts[s].kinds, run->exact);
+                if (rc == CM_EOK)
+                    rc = cm_stats_merge(dst, &c.block[s]);
+                if (rc == CM_EOK && s > 0) {
+                    rc = init_moments(dst + 1, c.bdiff[s].nslots);
+                    if (rc == CM_EOK)
+                        rc = cm_stats_merge(dst + 1, &c.bdiff[s]);
+                }
+            }
+        }
+        for (uint64_t b = 0; b < nblocks && rc == CM_EOK; b++)
+            for (int s = 0; s < run->nscen && rc == CM_EOK; s++) {
+                rc = cm_stats_merge(&run->stats[s], &saved[b * per + 2 * (uint64_t)s]);
+                if (rc == CM_EOK && s > 0)
+                    rc = cm_stats_merge(&run->diff[s], &saved[b * per + 2 * (uint64_t)s + 1]);
+            }
+        for (uint64_t k = 0; k < nblocks * per; k++)
+            cm_stats_free(&saved[k]);
+        free(saved);
+        ctx_free(&c, run->nscen);
+        run->wall_seconds = now_seconds() - t0;
+        if (rc != CM_EOK)
+            return cm_diag_add(diag, rc, "", 0, "", "%s", cm_strerror(rc));
+        return CM_EOK;
+    }
+
+#pragma omp parallel num_threads(threads) shared(rc, done, last)
+    {
+        thread_ctx_t c;
+        int my_rc = ctx_init(&c, run, rows);
+        if (my_rc != CM_EOK) {
+#pragma omp atomic write
+            rc = my_rc;
+        }
+#pragma omp for ordered schedule(dynamic, 1)
+        for (uint64_t b = 0; b < nblocks; b++) {
+            uint64_t first = b * B;
+            uint64_t n = run->paths - first < B ? run->paths - first : B;
+            int skip;
+#pragma omp atomic read
+            skip = rc;
+            skip = skip != CM_EOK || (stop != NULL && *stop) || !c.ok;
+            int brc = skip ? CM_EOK : run_block(run, &c, first, n, dumping);
+#pragma omp ordered
+            {
+                if (!skip && brc == CM_EOK && rc == CM_EOK) {
+                    for (int s = 0; s < run->nscen && brc == CM_EOK; s++) {
+                        brc = cm_stats_merge(&run->stats[s], &c.block[s]);
+                        if (brc == CM_EOK && s > 0)
+                            brc = cm_stats_merge(&run->diff[s], &c.bdiff[s]);
+                    }
+                    if (brc == CM_EOK && dumping) {
+                        dump_rows(run, opt->dump, first, n, c.out);
+                        if (ferror(opt->dump))
+                            brc = CM_EIO;
+                    }
+                    done += n;
+                    progress(opt, done, run->paths, t0, &last, 0);
+                }
+                if (brc != CM_EOK && rc == CM_EOK) {
+#pragma omp atomic write
+                    rc = brc;
+                }
+            }
+        }
+        ctx_free(&c, run->nscen);
+    }
+    run->wall_seconds = now_seconds() - t0;
+    if (rc == CM_EOK && stop != NULL && *stop)
+        rc = CM_EINTERRUPTED;
+    if (rc == CM_EOK)
+        progress(opt, done, run->paths, t0, &last, 1);
+    else if (opt && opt->progress == 1 && opt->progress_stream)
+        fputc('\n', opt->progress_stream);
+    if (rc != CM_EOK)
+        return cm_diag_add(diag, rc, "", 0, "", "%s",
+                           rc == CM_EIO ? "cannot write the per-path dump" : cm_strerror(rc));
+    return CM_EOK;
+}

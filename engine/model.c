@@ -1,0 +1,337 @@
+/* model.c - one path: prices, regimes, routes, countries, projects, markets.
+ *
+ * Every draw is addressed (rng.h); the sites and their (year, k) use are:
+ *   price/<m>            year t >= 1, k 0: e(m,t), a ziggurat standard normal
+ *   price/<m>/jumps      year t >= 1, k 0: N ~ Poisson(rate); k 1: the sum of
+ *                        the N jump sizes, Normal(N mean, sqrt(N) sd)
+ *   controls/<m>         year t >= 1, k 0: the regime switch uniform
+ *   route/<r>            year t, k 0: the disruption uniform
+ *   country/<c>/hazard   year 0, k 0: h (U)
+ *   country/<c>/expropriation  year t, k 0: the event uniform
+ *   market/<m>/<c>/growth      year 0, k 0: g (U)
+ *   project/<p>/capex, build_years, capacity, opex   year 0, k 0
+ *   project/<p>/utilization    year t (production years only), k 0
+ * so adding an entity never moves the draws of another (MODEL.md section 2).
+ *
+ * Work per path: O(nminerals^2 H) for correlated prices (O(nminerals H)
+ * without correlation), O(nprojects H) for projects, O(nminerals H
+ * nproducers log) for markets.
+ */
+#include "cmsim/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_randist.h>
+
+#include "cmsim/error.h"
+
+int cm_model_ws_init(cm_model_ws_t *ws, const cm_scenario_t *s, const cm_layout_t *layout)
+{
+    memset(ws, 0, sizeof *ws);
+    ws->s = s;
+    ws->layout = layout;
+    size_t H = (size_t)s->horizon;
+    size_t nprod = 0;
+    for (int m = 0; m < s->nminerals; m++)
+        nprod += (size_t)s->minerals[m].nproducers;
+    /* +1 keeps every size non-zero, so calloc never returns NULL on success */
+    ws->price = calloc((size_t)s->nminerals * H + 1, sizeof *ws->price);
+    ws->restricted = calloc((size_t)s->nminerals * H + 1, 1);
+    ws->disrupted = calloc((size_t)s->nroutes * H + 1, 1);
+    ws->expro_year = calloc((size_t)s->ncountries + 1, sizeof *ws->expro_year);
+    ws->growth = calloc(nprod + 1, sizeof *ws->growth);
+    ws->q = calloc((size_t)s->nprojects * H + 1, sizeof *ws->q);
+    ws->util = calloc(H + 1, sizeof *ws->util);
+    ws->shock = calloc(3 * (size_t)s->nminerals + 1, sizeof *ws->shock);
+    ws->supply = calloc(2 * (size_t)s->ncountries + 1, sizeof *ws->supply);
+    ws->financing = calloc((size_t)s->ntranche_names + 1, sizeof *ws->financing);
+    if (ws->price == NULL || ws->restricted == NULL || ws->disrupted == NULL ||
+        ws->expro_year == NULL || ws->growth == NULL || ws->q == NULL ||
+        ws->util == NULL || ws->shock == NULL || ws->supply == NULL ||
+        ws->financing == NULL || cm_stream_init(&ws->stream) != CM_EOK ||
+        cm_project_lines_init(&ws->lines, s->horizon) != CM_EOK) {
+        cm_model_ws_free(ws);
+        return CM_ENOMEM;
+    }
+    return CM_EOK;
+}
+
+void cm_model_ws_free(cm_model_ws_t *ws)
+{
+    if (ws == NULL)
+        return;
+    free(ws->price);
+    free(ws->restricted);
+    free(ws->disrupted);
+    free(ws->expro_year);
+    free(ws->growth);
+    free(ws->q);
+    free(ws->util);
+    free(ws->shock);
+    free(ws->supply);
+    free(ws->financing);
+    cm_stream_free(&ws->stream);
+    cm_project_lines_free(&ws->lines);
+    memset(ws, 0, sizeof *ws);
+}
+
+static double draw_at(cm_model_ws_t *ws, const cm_dist_t *d, uint64_t key,
+                      uint64_t path, unsigned year)
+{
+    if (d->kind == CM_DIST_FIXED)
+        return d->p[0];
+    return cm_dist_draw(d, cm_stream_at(&ws->stream, key, path, year, 0));
+}
+
+/* Prices and export-control regimes of every mineral. */
+static void simulate_prices(cm_model_ws_t *ws, uint64_t path)
+{
+    const cm_scenario_t *s = ws->s;
+    const int H = s->horizon, nm = s->nminerals;
+    double *e = ws->shock, *z = ws->shock + nm, *x = ws->shock + 2 * nm;
+    for (int m = 0; m < nm; m++) {
+        x[m] = log(s->minerals[m].p0);
+        ws->price[(size_t)m * H] = s->minerals[m].p0;
+        ws->restricted[(size_t)m * H] = 0;
+    }
+    for (int t = 1; t < H; t++) {
+        for (int m = 0; m < nm; m++) {
+            const cm_mineral_t *mi = &s->minerals[m];
+            e[m] = mi->sigma > 0.0
+                       ? gsl_ran_gaussian_ziggurat(
+                             cm_stream_at(&ws->stream, mi->price_key, path, (unsigned)t, 0), 1.0)
+                       : 0.0;
+        }
+        if (s->correlated) {
+            for (int i = 0; i < nm; i++) {
+                double acc = 0.0;
+                const double *row = s->chol + (size_t)i * nm;
+                for (int j = 0; j <= i; j++)
+                    acc += row[j] * e[j];
+                z[i] = acc;
+            }
+        } else {
+            memcpy(z, e, (size_t)nm * sizeof *z);
+        }
+        for (int m = 0; m < nm; m++) {
+            const cm_mineral_t *mi = &s->minerals[m];
+            double prev = x[m];
+            double xt;
+            if (mi->model == CM_PRICE_GBM) {
+                xt = prev + (mi->mu - 0.5 * mi->sigma * mi->sigma) + mi->sigma * z[m];
+            } else {
+                double a = log(mi->long_run), ek = exp(-mi->kappa);
+                double sd = mi->sigma * sqrt((1.0 - exp(-2.0 * mi->kappa)) / (2.0 * mi->kappa));
+                xt = a + (prev - a) * ek + sd * z[m];
+            }
+            if (mi->jump_rate > 0.0) {
+                gsl_rng *r = cm_stream_at(&ws->stream, mi->jump_key, path, (unsigned)t, 0);
+                unsigned n = gsl_ran_poisson(r, mi->jump_rate);
+                if (n > 0) {
+                    r = cm_stream_at(&ws->stream, mi->jump_key, path, (unsigned)t, 1);
+                    xt += n * mi->jump_mean + sqrt((double)n) * mi->jump_sd *
+                                                  gsl_ran_gaussian_ziggurat(r, 1.0);
+                }
+            }
+            x[m] = xt;
+            ws->price[(size_t)m * H + t] = exp(xt);
+            if (mi->has_controls) {
+                unsigned char was = ws->restricted[(size_t)m * H + t - 1];
+                double u = gsl_rng_uniform(
+                    cm_stream_at(&ws->stream, mi->controls_key, path, (unsigned)t, 0));
+                ws->restricted[(size_t)m * H + t] =
+                    was ? (unsigned char)(u >= mi->p_end) : (unsigned char)(u < mi->p_start);
+            }
+        }
+    }
+}
+
+/* Route disruptions, expropriation years and producer growth. */
+static void simulate_shared(cm_model_ws_t *ws, uint64_t path)
+{
+    const cm_scenario_t *s = ws->s;
+    const int H = s->horizon;
+    for (int r = 0; r < s->nroutes; r++) {
+        const cm_route_t *ro = &s->routes[r];
+        unsigned char *d = ws->disrupted + (size_t)r * H;
+        for (int t = 0; t < H; t++)
+            d[t] = ro->disruption > 0.0 &&
+                   gsl_rng_uniform(cm_stream_at(&ws->stream, ro->key, path, (unsigned)t, 0)) <
+                       ro->disruption;
+    }
+    for (int c = 0; c < s->ncountries; c++) {
+        const cm_country_t *co = &s->countries[c];
+        double h = draw_at(ws, &co->expropriation, co->hazard_key, path, 0);
+        ws->expro_year[c] = -1;
+        if (h <= 0.0)
+            continue;
+        for (int t = 0; t < H; t++) {
+            if (gsl_rng_uniform(cm_stream_at(&ws->stream, co->event_key, path, (unsigned)t, 0)) < h) {
+                ws->expro_year[c] = t;
+                break;
+            }
+        }
+    }
+    size_t k = 0;
+    for (int m = 0; m < s->nminerals; m++) {
+        const cm_mineral_t *mi = &s->minerals[m];
+        for (int j = 0; j < mi->nproducers; j++, k++)
+            ws->growth[k] = draw_at(ws, &mi->producers[j].growth,
+                                    mi->producers[j].growth_key, path, 0);
+    }
+}
+
+static void simulate_projects(cm_model_ws_t *ws, uint64_t path, double *out)
+{
+    const cm_scenario_t *s = ws->s;
+    const cm_layout_t *l = ws->layout;
+    const int H = s->horizon;
+    double npv_total = 0.0, capex_total = 0.0, any_default = 0.0;
+    memset(ws->financing, 0, (size_t)s->ntranche_names * sizeof *ws->financing);
+    for (int p = 0; p < s->nprojects; p++) {
+        const cm_project_t *pr = &s->projects[p];
+        const cm_mineral_t *mi = &s->minerals[pr->mineral];
+        cm_project_inputs_t in;
+        in.capex = draw_at(ws, &pr->capex, pr->capex_key, path, 0);
+        double k = draw_at(ws, &pr->build_years, pr->build_key, path, 0);
+        k = nearbyint(k);
+        in.build_years = k < 1.0 ? 1 : (k > 100000.0 ? 100000 : (int)k);
+        in.capacity = draw_at(ws, &pr->capacity, pr->capacity_key, path, 0);
+        in.opex = draw_at(ws, &pr->opex, pr->opex_key, path, 0);
+        int prod0 = pr->start + in.build_years;
+        for (int t = 0; t < H; t++) {
+            double u = 0.0;
+            if (t >= prod0 && t < prod0 + pr->life) {
+                u = draw_at(ws, &pr->utilization, pr->utilization_key, path, (unsigned)t);
+                u = u < 0.0 ? 0.0 : (u > 1.0 ? 1.0 : u);
+            }
+            ws->util[t] = u;
+        }
+        in.utilization = ws->util;
+        in.price = ws->price + (size_t)pr->mineral * H;
+        in.restricted = mi->has_controls ? ws->restricted + (size_t)pr->mineral * H : NULL;
+        in.price_multiplier = (mi->dominant == pr->country) ? 1.0 : mi->price_multiplier;
+        in.disrupted = pr->route >= 0 ? ws->disrupted + (size_t)pr->route * H : NULL;
+        in.expro_year = ws->expro_year[pr->country];
+        double *po = out + cm_layout_project(l, p, 0);
+        cm_project_eval(s, p, &in, &ws->lines, po, ws->financing);
+        memcpy(ws->q + (size_t)p * H, ws->lines.q, (size_t)H * sizeof(double));
+        npv_total += po[CM_PO_NPV];
+        capex_total += po[CM_PO_CAPEX];
+        if (po[CM_PO_DEFAULT] > 0.0)
+            any_default = 1.0;
+    }
+    out[l->portfolio_base + CM_PF_NPV_TOTAL] = npv_total;
+    out[l->portfolio_base + CM_PF_CAPEX_TOTAL] = capex_total;
+    out[l->portfolio_base + CM_PF_ANY_DEFAULT] = any_default;
+    for (int k = 0; k < s->ntranche_names; k++)
+        out[l->financing_base + (size_t)k] = ws->financing[k];
+}
+
+void cm_market_year(const cm_scenario_t *s, const cm_mineral_t *m,
+                    const double *supply, cm_market_year_t *out)
+{
+    double total = 0.0;
+    for (int c = 0; c < s->ncountries; c++)
+        total += supply[c];
+    double hhi = 0.0, region = 0.0, top[3] = {0.0, 0.0, 0.0};
+    for (int c = 0; c < s->ncountries; c++) {
+        if (supply[c] == 0.0)
+            continue;
+        double sh = total > 0.0 ? supply[c] / total : 0.0;
+        hhi += (100.0 * sh) * (100.0 * sh);
+        if (s->region[0] != '\0' && strcmp(s->countries[c].region, s->region) == 0)
+            region += sh;
+        /* keep the three largest shares */
+        if (sh > top[0]) {
+            top[2] = top[1];
+            top[1] = top[0];
+            top[0] = sh;
+        } else if (sh > top[1]) {
+            top[2] = top[1];
+            top[1] = sh;
+        } else if (sh > top[2]) {
+            top[2] = sh;
+        }
+    }
+    out->total = total;
+    out->dominant_share = total > 0.0 ? supply[m->dominant] / total : NAN;
+    out->hhi = total > 0.0 ? hhi : NAN;
+    out->region_share = (total > 0.0 && s->region[0] != '\0') ? region : NAN;
+    out->top3_share = total > 0.0 ? top[0] + top[1] + top[2] : NAN;
+    out->eu65 = total > 0.0 && out->dominant_share > 0.65;
+}
+
+static void put(const cm_layout_t *l, int m, int o, int t, double *out, double v)
+{
+    size_t base = l->mineral_slot[(size_t)m * CM_MY_COUNT + (size_t)o];
+    if (base != (size_t)-1)
+        out[base + (size_t)t] = v;
+}
+
+static void simulate_markets(cm_model_ws_t *ws, double *out)
+{
+    const cm_scenario_t *s = ws->s;
+    const cm_layout_t *l = ws->layout;
+    const int H = s->horizon;
+    double *with = ws->supply, *without = ws->supply + s->ncountries;
+    size_t g0 = 0;
+    for (int m = 0; m < s->nminerals; m++) {
+        const cm_mineral_t *mi = &s->minerals[m];
+        for (int t = 0; t < H; t++) {
+            double new_out = 0.0, new_out_outside = 0.0;
+            for (int p = 0; p < s->nprojects; p++) {
+                if (s->projects[p].mineral != m)
+                    continue;
+                double q = ws->q[(size_t)p * H + t];
+                new_out += q;
+                if (s->projects[p].country != mi->dominant)
+                    new_out_outside += q;
+            }
+            put(l, m, CM_MY_PRICE, t, out, ws->price[(size_t)m * H + t]);
+            put(l, m, CM_MY_NEW_OUTPUT, t, out, new_out);
+            int restricted = mi->has_controls && ws->restricted[(size_t)m * H + t];
+            if (mi->has_controls)
+                put(l, m, CM_MY_RESTRICTED, t, out, restricted);
+            if (mi->dominant < 0 || mi->nproducers == 0)
+                continue;
+            memset(with, 0, (size_t)s->ncountries * sizeof *with);
+            memset(without, 0, (size_t)s->ncountries * sizeof *without);
+            for (int j = 0; j < mi->nproducers; j++) {
+                int c = mi->producers[j].country;
+                double base = mi->producers[j].output0 * pow(1.0 + ws->growth[g0 + (size_t)j], t);
+                without[c] = base;
+                with[c] = base;
+            }
+            for (int p = 0; p < s->nprojects; p++)
+                if (s->projects[p].mineral == m)
+                    with[s->projects[p].country] += ws->q[(size_t)p * H + t];
+            cm_market_year_t a, b;
+            cm_market_year(s, mi, with, &a);
+            cm_market_year(s, mi, without, &b);
+            put(l, m, CM_MY_DOMINANT_SHARE, t, out, a.dominant_share);
+            put(l, m, CM_MY_HHI, t, out, a.hhi);
+            put(l, m, CM_MY_REGION_SHARE, t, out, a.region_share);
+            put(l, m, CM_MY_TOP3_SHARE, t, out, a.top3_share);
+            put(l, m, CM_MY_EU65, t, out, a.eu65);
+            put(l, m, CM_MY_DIVERSIFICATION, t, out, b.dominant_share - a.dominant_share);
+            if (mi->has_controls) {
+                double shortfall = restricted ? mi->export_cut * mi->export_fraction * with[mi->dominant] : 0.0;
+                put(l, m, CM_MY_SHORTFALL, t, out, shortfall);
+                put(l, m, CM_MY_COVERED, t, out,
+                    shortfall > 0.0 ? fmin(1.0, new_out_outside / shortfall) : NAN);
+            }
+        }
+        g0 += (size_t)mi->nproducers;
+    }
+}
+
+void cm_model_path(cm_model_ws_t *ws, uint64_t path, double *out)
+{
+    simulate_prices(ws, path);
+    simulate_shared(ws, path);
+    simulate_projects(ws, path, out);
+    simulate_markets(ws, out);
+}

@@ -1,0 +1,373 @@
+/* project.c - one project's cash flows, financing and political-risk events
+ * on one path (MODEL.md sections 4-6), with no randomness.
+ *
+ * Work per call: O(H x (1 + debt tranches)) plus two IRR solves (Brent,
+ * each at most 100 iterations of an O(H) function).  No allocation.
+ *
+ * Decisions where MODEL.md is silent (docs/model.md lists them):
+ *  - debt lines (interest, principal, ds, balance) show the contractual
+ *    schedule; after a default or an expropriation they are what was due,
+ *    not what was paid, and no DSCR is computed;
+ *  - an expropriation and a debt payment due in the same year: the
+ *    expropriation comes first (flows stop from tau on, so nothing is due);
+ *  - after a default, the lenders' claim stays at the balance of the default
+ *    year: that is the "outstanding debt" an expropriation later insures;
+ *  - LLCR counts CFADS as 0 from an expropriation year on (the flows belong
+ *    to the state), and uses the path's realised CFADS otherwise;
+ *  - exposure_at_default is 0 on paths with neither a default nor an
+ *    expropriation, so its mean is the expected exposure per project.
+ */
+#include "cmsim/project.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_roots.h>
+
+#include "cmsim/error.h"
+
+int cm_project_lines_init(cm_project_lines_t *lines, int horizon)
+{
+    memset(lines, 0, sizeof *lines);
+    lines->horizon = horizon;
+    size_t n = (size_t)(horizon > 0 ? horizon : 1);
+#define CM_X(name)                                          \
+    lines->name = calloc(n, sizeof(double));                \
+    if (lines->name == NULL)                                \
+        goto fail;
+    CM_PROJECT_LINES(CM_X)
+#undef CM_X
+    lines->solver = gsl_root_fsolver_alloc(gsl_root_fsolver_brent);
+    if (lines->solver == NULL)
+        goto fail;
+    return CM_EOK;
+fail:
+    cm_project_lines_free(lines);
+    return CM_ENOMEM;
+}
+
+void cm_project_lines_free(cm_project_lines_t *lines)
+{
+    if (lines == NULL)
+        return;
+#define CM_X(name) free(lines->name);
+    CM_PROJECT_LINES(CM_X)
+#undef CM_X
+    if (lines->solver != NULL)
+        gsl_root_fsolver_free(lines->solver);
+    memset(lines, 0, sizeof *lines);
+}
+
+double cm_npv(const double *flows, int n, double r)
+{
+    /* Horner from the last year: sum flows[t] v^t with v = 1/(1+r). */
+    double v = 1.0 / (1.0 + r), acc = 0.0;
+    for (int t = n - 1; t >= 0; t--)
+        acc = acc * v + flows[t];
+    return acc;
+}
+
+/* The IRR function and its scaled twin.  With T the last non-zero year,
+ * f(x) = sum F_t (1+x)^-t and h(x) = f(x) (1+x)^T = sum F_t (1+x)^(T-t):
+ * same sign and roots on x > -1; f stays finite for x >= 0 and h for
+ * x <= 0 whatever T is. */
+typedef struct {
+    const double *flows;
+    int last;
+} irr_ctx_t;
+
+static double irr_f(double x, void *p)
+{
+    const irr_ctx_t *c = p;
+    return cm_npv(c->flows, c->last + 1, x);
+}
+
+static double irr_h(double x, void *p)
+{
+    const irr_ctx_t *c = p;
+    double g = 1.0 + x, acc = 0.0;
+    for (int t = 0; t <= c->last; t++)
+        acc = acc * g + c->flows[t];
+    return acc;
+}
+
+static int sign_of(double v)
+{
+    return (v > 0) - (v < 0);
+}
+
+double cm_irr(const double *flows, int n, void *solver)
+{
+    const double lo = -0.99, hi = 10.0;
+    int last = n - 1;
+    while (last >= 0 && flows[last] == 0.0)
+        last--;
+    if (last < 0)
+        return NAN;
+    irr_ctx_t ctx = {flows, last};
+    int s_lo = sign_of(irr_h(lo, &ctx));
+    int s_0 = sign_of(irr_h(0.0, &ctx)); /* = sum of flows */
+    int s_hi = sign_of(irr_f(hi, &ctx));
+    if (s_0 == 0)
+        return 0.0;
+    if (s_lo == 0)
+        return lo;
+    if (s_hi == 0)
+        return hi;
+    gsl_function fn = {NULL, &ctx};
+    double a, b;
+    if (s_lo != s_0) {
+        fn.function = irr_h;
+        a = lo;
+        b = 0.0;
+    } else if (s_0 != s_hi) {
+        fn.function = irr_f;
+        a = 0.0;
+        b = hi;
+    } else {
+        return NAN;
+    }
+    gsl_root_fsolver *s = solver;
+    gsl_root_fsolver *own = NULL;
+    if (s == NULL) {
+        own = s = gsl_root_fsolver_alloc(gsl_root_fsolver_brent);
+        if (s == NULL)
+            return NAN;
+    }
+    double root = NAN;
+    if (gsl_root_fsolver_set(s, &fn, a, b) == GSL_SUCCESS) {
+        for (int it = 0; it < 200; it++) {
+            if (gsl_root_fsolver_iterate(s) != GSL_SUCCESS)
+                break;
+            double xl = gsl_root_fsolver_x_lower(s), xu = gsl_root_fsolver_x_upper(s);
+            if (gsl_root_test_interval(xl, xu, 1e-10, 0.0) == GSL_SUCCESS) {
+                root = gsl_root_fsolver_root(s);
+                break;
+            }
+        }
+    }
+    if (own != NULL)
+        gsl_root_fsolver_free(own);
+    return root;
+}
+
+/* The contractual schedule of one debt tranche, added into the lines.
+ * Returns the tranche's opening balance in year t0 (for the LLCR). */
+static double debt_schedule(const cm_tranche_t *tr, double share_capex_scale,
+                            int repay_start, int t0, cm_project_lines_t *L,
+                            int H)
+{
+    double B = 0.0, B_repay = 0.0, payment = 0.0, at_t0 = 0.0;
+    const double i = tr->rate;
+    const int n = tr->tenor;
+    for (int t = 0; t < H; t++) {
+        double open = B;
+        double interest = i * open;
+        double draw = share_capex_scale * L->capex[t];
+        if (t == t0)
+            at_t0 = open;
+        L->balance[t] += open;
+        L->draw[t] += draw;
+        if (t < repay_start) {
+            /* construction and grace: interest capitalised */
+            L->interest[t] += interest;
+            B = open + interest + draw;
+        } else if (t < repay_start + n) {
+            if (t == repay_start) {
+                B_repay = open;
+                payment = (i == 0.0) ? open / n : open * i / (1.0 - pow(1.0 + i, -n));
+            }
+            double principal;
+            if (t == repay_start + n - 1)
+                principal = open; /* clears rounding in the last year */
+            else if (tr->amort == CM_AMORT_ANNUITY)
+                principal = payment - interest;
+            else
+                principal = B_repay / n;
+            L->interest[t] += interest;
+            L->interest_paid[t] += interest;
+            L->principal[t] += principal;
+            B = open - principal + draw;
+        } else {
+            B = open + draw;
+        }
+    }
+    return at_t0;
+}
+
+void cm_project_eval(const cm_scenario_t *s, int p, const cm_project_inputs_t *in,
+                     cm_project_lines_t *L, double *out, double *financing)
+{
+    const cm_project_t *pr = &s->projects[p];
+    const int H = s->horizon;
+    const size_t bytes = (size_t)H * sizeof(double);
+#define CM_X(name) memset(L->name, 0, bytes);
+    CM_PROJECT_LINES(CM_X)
+#undef CM_X
+
+    const double C = in->capex;
+    const int K = in->build_years;
+    const int st = pr->start;
+    const int prod0 = st + K;
+    const cm_route_t *route = pr->route >= 0 ? &s->routes[pr->route] : NULL;
+
+    /* Equity and grant shares; financing mobilised per tranche name. */
+    double w_equity = 0.0;
+    for (int j = 0; j < pr->ntranches; j++) {
+        const cm_tranche_t *tr = &pr->tranches[j];
+        if (tr->kind == CM_TRANCHE_EQUITY)
+            w_equity += tr->share;
+        if (financing != NULL)
+            financing[tr->name_id] += tr->share * C;
+    }
+
+    /* Capex and production lines. */
+    for (int t = st; t < st + K && t < H; t++) {
+        L->capex[t] = C / K;
+        L->equity_in[t] = w_equity * L->capex[t];
+    }
+    double output_total = 0.0;
+    for (int t = prod0 < 0 ? 0 : prod0; t < prod0 + pr->life && t < H; t++) {
+        int a = t - prod0;
+        double r = a < pr->nramp ? pr->ramp_up[a] : 1.0;
+        double q = in->capacity * r * in->utilization[t];
+        double sold = q, transport = 0.0;
+        if (route != NULL) {
+            if (in->disrupted != NULL && in->disrupted[t]) {
+                double cut = route->cut * q;
+                if (route->has_fallback)
+                    transport = ((q - cut) * route->cost + cut * route->fallback_cost) / 1e6;
+                else {
+                    sold = q - cut;
+                    transport = (q - cut) * route->cost / 1e6;
+                }
+            } else {
+                transport = q * route->cost / 1e6;
+            }
+        }
+        double price = in->price[t];
+        if (in->restricted != NULL && in->restricted[t])
+            price *= in->price_multiplier;
+        L->q[t] = q;
+        L->q_sold[t] = sold;
+        L->price[t] = price;
+        L->revenue[t] = sold * price / 1e6;
+        L->royalty[t] = pr->royalty * L->revenue[t];
+        L->transport[t] = transport;
+        L->opex[t] = q * in->opex / 1e6 + transport;
+        L->ebitda[t] = L->revenue[t] - L->royalty[t] - L->opex[t];
+        L->dep[t] = a < pr->depreciation_years ? C / pr->depreciation_years : 0.0;
+        L->tax_u[t] = pr->tax * fmax(0.0, L->ebitda[t] - L->dep[t]);
+        output_total += q;
+    }
+    for (int t = 0; t < H; t++)
+        L->fcf[t] = L->ebitda[t] - L->tax_u[t] - L->capex[t];
+
+    /* Debt: contractual schedules of every tranche, summed. */
+    int t0 = INT32_MAX, t_last = -1; /* first and last repayment years */
+    for (int j = 0; j < pr->ntranches; j++) {
+        const cm_tranche_t *tr = &pr->tranches[j];
+        if (tr->kind != CM_TRANCHE_DEBT || tr->share <= 0.0)
+            continue;
+        int R = prod0 + tr->grace;
+        if (R < t0)
+            t0 = R;
+        if (R + tr->tenor - 1 > t_last)
+            t_last = R + tr->tenor - 1;
+    }
+    double llcr_num_rate = 0.0; /* sum of i_j B_j(t0) */
+    for (int j = 0; j < pr->ntranches; j++) {
+        const cm_tranche_t *tr = &pr->tranches[j];
+        if (tr->kind != CM_TRANCHE_DEBT || tr->share <= 0.0)
+            continue;
+        double b0 = debt_schedule(tr, tr->share, prod0 + tr->grace, t0, L, H);
+        llcr_num_rate += tr->rate * b0;
+    }
+    for (int t = 0; t < H; t++) {
+        L->ds[t] = L->interest_paid[t] + L->principal[t];
+        L->tax_l[t] = pr->tax * fmax(0.0, L->ebitda[t] - L->dep[t] - L->interest_paid[t]);
+        L->cfads[t] = L->ebitda[t] - L->tax_l[t];
+        L->dscr[t] = NAN;
+    }
+
+    /* Events: expropriation (if it hits this project) and default. */
+    const int tau = (in->expro_year >= st && in->expro_year < H) ? in->expro_year : -1;
+    const int t_stop = tau >= 0 ? tau : H;
+    int td = -1;
+    double min_dscr = NAN;
+    for (int t = 0; t < t_stop; t++) {
+        if (L->ds[t] > 0.0) {
+            L->dscr[t] = L->cfads[t] / L->ds[t];
+            if (isnan(min_dscr) || L->dscr[t] < min_dscr)
+                min_dscr = L->dscr[t];
+            if (L->dscr[t] < 1.0) {
+                td = t;
+                break;
+            }
+        }
+    }
+    const int t_equity_end = td >= 0 ? td : t_stop; /* equity receives nothing from here */
+    double equity_before = 0.0; /* equity contributed before tau */
+    for (int t = 0; t < H; t++) {
+        if (t < t_equity_end)
+            L->equity_flow[t] = -L->equity_in[t] + (L->cfads[t] - L->ds[t]);
+        if (tau >= 0 && t < tau)
+            equity_before += L->equity_in[t];
+    }
+    double exposure = 0.0;
+    if (td >= 0)
+        exposure = L->balance[td];
+    if (tau >= 0) {
+        double outstanding = td >= 0 ? L->balance[td] : L->balance[tau];
+        L->fcf[tau] = pr->pri_cover * (outstanding + equity_before);
+        for (int t = tau + 1; t < H; t++)
+            L->fcf[t] = 0.0;
+        if (td < 0) {
+            L->equity_flow[tau] = pr->pri_cover * equity_before;
+            exposure = (1.0 - pr->pri_cover) * outstanding;
+        }
+    }
+
+    /* LLCR at the start of repayment. */
+    double llcr = NAN;
+    if (t0 < H && L->balance[t0] > 0.0) {
+        double B0 = L->balance[t0];
+        double iw = llcr_num_rate / B0;
+        double v = 1.0 / (1.0 + iw), df = 1.0, sum = 0.0;
+        for (int t = t0; t <= t_last && t < H; t++) {
+            if (tau < 0 || t < tau)
+                sum += L->cfads[t] * df;
+            df *= v;
+        }
+        llcr = sum / B0;
+    }
+
+    /* Payback: first t >= s + K with cumulative FCF >= 0. */
+    double payback = NAN, cum = 0.0;
+    for (int t = 0; t < H; t++) {
+        cum += L->fcf[t];
+        if (t >= prod0 && cum >= 0.0) {
+            payback = s->base_year + t;
+            break;
+        }
+    }
+
+    const double r = pr->discount_rate, re = pr->equity_discount_rate;
+    out[CM_PO_NPV] = cm_npv(L->fcf, H, r);
+    out[CM_PO_IRR] = cm_irr(L->fcf, H, L->solver);
+    out[CM_PO_NPV_EQUITY] = cm_npv(L->equity_flow, H, re);
+    out[CM_PO_IRR_EQUITY] = cm_irr(L->equity_flow, H, L->solver);
+    out[CM_PO_MIN_DSCR] = min_dscr;
+    out[CM_PO_LLCR] = llcr;
+    out[CM_PO_DEFAULT] = td >= 0 ? 1.0 : 0.0;
+    out[CM_PO_DEFAULT_YEAR] = td >= 0 ? (double)(s->base_year + td) : NAN;
+    out[CM_PO_EXPOSURE] = exposure;
+    out[CM_PO_EXPROPRIATED] = tau >= 0 ? 1.0 : 0.0;
+    out[CM_PO_PAYBACK_YEAR] = payback;
+    out[CM_PO_CAPEX] = C;
+    out[CM_PO_FIRST_OUTPUT_YEAR] = prod0 < H ? (double)(s->base_year + prod0) : NAN;
+    out[CM_PO_OUTPUT_TOTAL] = output_total;
+}

@@ -1,0 +1,74 @@
+/* cmsim/driver.h - the parallel Monte Carlo run of one or more scenarios.
+ *
+ * Paths are cut into fixed blocks of CM_BLOCK_PATHS (the last may be
+ * shorter).  OpenMP threads take blocks dynamically; each thread simulates
+ * every scenario of the run on the block's paths (common random numbers:
+ * the same path number is the same draws in every scenario) and adds the
+ * outcomes to its block accumulators, which are then merged into the run's
+ * accumulators strictly in block order (an OpenMP ordered region).  The
+ * result is therefore bit-identical for any number of threads, and memory
+ * does not grow with the number of paths (except in exact-quantile mode).
+ *
+ * Scenario 0 is the reference.  For every other scenario v the run also
+ * accumulates the paired difference v - reference, path by path, for every
+ * slot whose (outcome, entity type, entity, year) exists in both.
+ *
+ * Thread-safety: one run at a time per cm_run_t.  SIGINT/SIGTERM handling
+ * is the caller's: it sets the flag passed in the options, and the run
+ * stops taking new blocks and returns CM_EINTERRUPTED.
+ */
+#ifndef CMSIM_DRIVER_H
+#define CMSIM_DRIVER_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cmsim/error.h"
+#include "cmsim/outcomes.h"
+#include "cmsim/scenario.h"
+#include "cmsim/stats.h"
+
+/* Part of the reproducibility contract: changing it changes the last bits
+ * of means and standard deviations (the order of the pairwise merges). */
+#define CM_BLOCK_PATHS 1024u
+
+typedef struct {
+    int threads;                 /* 0: OpenMP's default */
+    int progress;                /* 0 none, 1 bar (terminal), 2 plain lines */
+    FILE *progress_stream;       /* where progress goes (stderr) */
+    FILE *dump;                  /* per-path scalar outcomes as CSV, or NULL */
+    int reverse_blocks;          /* tests: compute blocks last to first */
+    volatile sig_atomic_t *stop; /* set to non-zero to stop (may be NULL) */
+} cm_run_options_t;
+
+typedef struct {
+    int nscen;
+    const cm_scenario_t **scen;  /* borrowed; scen[0] is the reference */
+    cm_layout_t *layouts;        /* one per scenario */
+    cm_stats_t *stats;           /* one per scenario */
+    cm_stats_t *diff;            /* one per scenario; diff[0] unused (0 slots) */
+    size_t **diff_ref;           /* diff_ref[v][i] = reference slot of v's slot i, or SIZE_MAX */
+    uint64_t paths;
+    uint64_t seed;
+    int exact;
+    int threads_used;
+    double wall_seconds;
+} cm_run_t;
+
+/* Prepare a run of nscen scenarios over `paths` paths (all scenarios must
+ * share seed and horizon; checked: CM_ECONFIG with a diagnostic).  exact:
+ * exact quantiles.  Returns 0, CM_ECONFIG or CM_ENOMEM; cm_run_free is safe
+ * after a failed init. */
+int cm_run_init(cm_run_t *run, const cm_scenario_t **scen, int nscen,
+                uint64_t paths, int exact, cm_diag_t *diag);
+void cm_run_free(cm_run_t *run);
+
+/* Simulate all paths.  Returns 0, CM_ENOMEM, CM_EIO (dump write failed) or
+ * CM_EINTERRUPTED. */
+int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag);
+
+/* The scalar slots written by --dump-paths, in CSV column order. */
+int cm_run_dump_header(const cm_run_t *run, FILE *f);
+
+#endif
