@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <gsl/gsl_errno.h>
+
 #include "cmsim/config.h"
 #include "cmsim/driver.h"
 #include "cmsim/error.h"
@@ -318,6 +320,8 @@ out:
 
 int main(int argc, char **argv)
 {
+    /* GSL's default handler aborts; the library checks return codes. */
+    gsl_set_error_handler_off();
     if (argc < 2) {
         usage(stderr);
         return cm_exit_status(CM_EUSAGE);

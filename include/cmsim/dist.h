@@ -18,7 +18,9 @@
  *   TRIANGULAR  min, mode, max
  *   PERT        min, mode, max, lambda (lambda default 4)
  *   BETA        a, b, min, max         (min 0, max 1 by default)
- *   DISCRETE    values[], cumulative normalised weights cum[] (n <= 16)
+ *   DISCRETE    values[], weights cum[] (n <= 16): the loader stores the raw
+ *               weights (>= 0) and cm_dist_check turns them, in place, into
+ *               cumulative normalised weights (last = 1): check only once
  *   BERNOULLI   p
  */
 #ifndef CMSIM_DIST_H
