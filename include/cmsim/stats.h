@@ -22,10 +22,15 @@
  *    lies within relative CM_STATS_ALPHA of that order statistic.  Values
  *    with |x| < CM_STATS_ZERO are counted as 0.  Memory per slot is bounded
  *    by the spread of the values (about 230 buckets per decade of |x|), not
- *    by the number of paths.
+ *    by the number of paths.  The representatives include 0 and +-1
+ *    exactly, so 0/1 outcomes get exact quantiles.  cvar05 sums the
+ *    representatives of the ceil(0.05 n) extreme values (the last bucket
+ *    taken partially): it lies within CM_STATS_ALPHA times the tail's mean
+ *    |x| (plus CM_STATS_ZERO) of the exact tail mean.
  *  - exact mode: every defined value is kept (memory grows with paths; for
  *    small runs); quantiles are type 7 (gsl_stats_quantile_from_sorted_data)
- *    and the tail means exact.
+ *    and the tail means exact (the sorted tail summed in ascending order).
+ *  Mean and sd come from the same code in both modes (identical bits).
  *
  * Thread-safety: an accumulator belongs to one thread at a time.
  */
@@ -34,6 +39,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define CM_STATS_ALPHA 0.005
 #define CM_STATS_ZERO 1e-12
@@ -68,7 +74,8 @@ typedef struct {
 } cm_summary_t;
 
 /* kinds[i] gives slot i's kind (copied).  exact: keep every value.
- * Returns 0 or CM_ENOMEM; cm_stats_free is safe after a failed init. */
+ * Returns 0, CM_ENOMEM, or CM_EINTERNAL (kinds == NULL with nslots > 0, or
+ * a kind outside the enum); cm_stats_free is safe after a failed init. */
 int cm_stats_init(cm_stats_t *st, size_t nslots, const cm_stat_kind_t *kinds,
                   int exact);
 void cm_stats_free(cm_stats_t *st);
@@ -76,15 +83,37 @@ void cm_stats_free(cm_stats_t *st);
 /* Forget all values, keep the slots and their memory. */
 void cm_stats_reset(cm_stats_t *st);
 
-/* Add one path: values[nslots], NaN where undefined.  Returns 0 or
- * CM_ENOMEM (a sketch or exact store that could not grow). */
+/* Add one path: values[nslots], NaN where undefined.  Infinite values are
+ * counted as undefined too (the model never produces them; they would
+ * poison the mean).  -0.0 is recorded as +0.0.  Returns 0 or CM_ENOMEM (a
+ * sketch or exact store that could not grow: that slot did not record this
+ * path, the others did; the accumulator stays consistent and can be reset
+ * or freed). */
 int cm_stats_add(cm_stats_t *st, const double *values);
 
-/* Merge from into into (same nslots and kinds).  Merging is associative in
- * value but, for bit-identical results, must be done in block order. */
+/* Merge from into into (same nslots, kinds and exact flag, else
+ * CM_EINTERNAL).  Merging is associative in value but, for bit-identical
+ * results, must be done in block order.  On CM_ENOMEM into is unchanged. */
 int cm_stats_merge(cm_stats_t *into, const cm_stats_t *from);
 
-/* Summary of one slot. */
+/* Summary of one slot.  In exact mode the first summary after new values
+ * sorts the slot's value store in place (invisible to callers, but it is a
+ * write: the one-thread-at-a-time rule applies to summaries as well). */
 void cm_stats_summary(const cm_stats_t *st, size_t slot, cm_summary_t *out);
+
+/* Serialise an accumulator (checkpoints, partial runs merged across
+ * processes) in a portable binary form: fixed-width little-endian fields,
+ * doubles as IEEE-754 bit patterns, sketch stores over their occupied index
+ * range only, exact values sorted.  Two accumulators holding the same state
+ * (same counts and the same mean/M2/min/max bits) write the same bytes,
+ * however their memory grew.  Like a summary, it sorts exact stores in
+ * place.  Returns 0 or CM_EIO. */
+int cm_stats_write(const cm_stats_t *st, FILE *f);
+
+/* Read what cm_stats_write wrote into st, which is initialised here (as by
+ * cm_stats_init; free it with cm_stats_free, which is also safe after a
+ * failure).  Returns 0, CM_EIO (short read, bad magic or version, or
+ * inconsistent content) or CM_ENOMEM. */
+int cm_stats_read(cm_stats_t *st, FILE *f);
 
 #endif

@@ -1,0 +1,1177 @@
+/* test_stats.c - the statistics module (include/cmsim/stats.h).
+ *
+ * References: GSL (gsl_stats_mean, gsl_stats_sd, gsl_stats_minmax,
+ * gsl_stats_quantile_from_sorted_data) on the same data, order statistics of
+ * a sorted copy, hand computations (1..20, 0/1 data), and the sketch's
+ * documented bound |v - x| <= CM_STATS_ALPHA |x|, checked on both sides of
+ * bucket edges located through the public interface by bisection.
+ */
+#define _POSIX_C_SOURCE 200809L /* mkstemp, fdopen, unlink */
+
+#include <float.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
+
+#include "check.h"
+#include "cmsim/error.h"
+#include "cmsim/stats.h"
+
+#define ALPHA CM_STATS_ALPHA
+#define BIG_N 100000
+
+/* ------------------------------------------------------------------ */
+/* Helpers */
+
+enum {
+    D_NORMAL,     /* N(5, 2^2) */
+    D_LOGNORMAL,  /* lognormal(0, 1) */
+    D_T2,         /* Student t, 2 df (mixed sign, infinite variance) */
+    D_ZEROS,      /* 60 % exact zeros, the rest exponential(3) and its negative */
+    D_LOGNORMAL2, /* lognormal(0, 2): very skewed */
+    D_T15,        /* Student t, 1.5 df, times 100 */
+    D_PARETO,     /* Pareto a = 1.2, b = 1 */
+    D_NEGPARETO,  /* minus Pareto a = 1.5, b = 0.01, some zeros */
+    D_COUNT
+};
+
+static const char *const dist_name[D_COUNT] = {
+    "normal", "lognormal", "t2", "zeros", "lognormal2", "t1.5", "pareto",
+    "-pareto"};
+
+static double draw(gsl_rng *r, int dist)
+{
+    switch (dist) {
+    case D_NORMAL:
+        return 5.0 + gsl_ran_gaussian(r, 2.0);
+    case D_LOGNORMAL:
+        return gsl_ran_lognormal(r, 0.0, 1.0);
+    case D_T2:
+        return gsl_ran_tdist(r, 2.0);
+    case D_ZEROS: {
+        double u = gsl_rng_uniform(r);
+        if (u < 0.6)
+            return 0.0;
+        return (u < 0.8 ? 1.0 : -1.0) * gsl_ran_exponential(r, 3.0);
+    }
+    case D_LOGNORMAL2:
+        return gsl_ran_lognormal(r, 0.0, 2.0);
+    case D_T15:
+        return 100.0 * gsl_ran_tdist(r, 1.5);
+    case D_PARETO:
+        return gsl_ran_pareto(r, 1.2, 1.0);
+    default:
+        return gsl_rng_uniform(r) < 0.05 ? 0.0 : -gsl_ran_pareto(r, 1.5, 0.01);
+    }
+}
+
+static double *sample(int dist, size_t n, unsigned long seed)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, seed);
+    double *x = malloc(n * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = draw(r, dist);
+    gsl_rng_free(r);
+    return x;
+}
+
+static double *sorted_copy(const double *x, size_t n)
+{
+    double *s = malloc(n * sizeof *s);
+    memcpy(s, x, n * sizeof *s);
+    gsl_sort(s, 1, n);
+    return s;
+}
+
+/* Summary of one slot of the given kind holding x[0..n-1]. */
+static void summarise(cm_stat_kind_t kind, int exact, const double *x,
+                      size_t n, cm_summary_t *out)
+{
+    cm_stats_t st;
+    CHECK(cm_stats_init(&st, 1, &kind, exact) == CM_EOK);
+    for (size_t i = 0; i < n; i++)
+        CHECK(cm_stats_add(&st, &x[i]) == CM_EOK);
+    cm_stats_summary(&st, 0, out);
+    cm_stats_free(&st);
+}
+
+static int same_bits(double a, double b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* Bitwise equality of two summaries, naming the first field that differs. */
+static int same_summary(const cm_summary_t *a, const cm_summary_t *b)
+{
+    static const char *const names[] = {
+        "mean", "sd", "se", "min", "p05", "p25", "p50", "p75", "p95", "max",
+        "cvar05", "prob", "prob_se"};
+    const double fa[] = {a->mean, a->sd, a->se, a->min, a->p05, a->p25,
+                         a->p50, a->p75, a->p95, a->max, a->cvar05, a->prob,
+                         a->prob_se};
+    const double fb[] = {b->mean, b->sd, b->se, b->min, b->p05, b->p25,
+                         b->p50, b->p75, b->p95, b->max, b->cvar05, b->prob,
+                         b->prob_se};
+    if (a->n != b->n || a->n_undef != b->n_undef) {
+        fprintf(stderr, "  n %llu/%llu, n_undef %llu/%llu differ\n",
+                (unsigned long long)a->n, (unsigned long long)b->n,
+                (unsigned long long)a->n_undef,
+                (unsigned long long)b->n_undef);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof fa / sizeof fa[0]; i++)
+        if (!same_bits(fa[i], fb[i])) {
+            fprintf(stderr, "  %s differs: %.17g vs %.17g\n", names[i], fa[i],
+                    fb[i]);
+            return 0;
+        }
+    return 1;
+}
+
+/* The quantile fields only (order-free in sketch mode). */
+static int same_quantiles(const cm_summary_t *a, const cm_summary_t *b)
+{
+    return a->n == b->n && a->n_undef == b->n_undef &&
+           same_bits(a->min, b->min) && same_bits(a->p05, b->p05) &&
+           same_bits(a->p25, b->p25) && same_bits(a->p50, b->p50) &&
+           same_bits(a->p75, b->p75) && same_bits(a->p95, b->p95) &&
+           same_bits(a->max, b->max) && same_bits(a->cvar05, b->cvar05);
+}
+
+static FILE *temp_file(void)
+{
+    const char *dir = getenv("TMPDIR");
+    if (dir == NULL || dir[0] == '\0')
+        dir = "/tmp";
+    char path[4096];
+    snprintf(path, sizeof path, "%s/test_stats_XXXXXX", dir);
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return NULL;
+    unlink(path);
+    FILE *f = fdopen(fd, "w+b");
+    if (f == NULL)
+        close(fd);
+    return f;
+}
+
+/* The serialised bytes of st (malloc'ed; *len bytes). */
+static unsigned char *serialise(const cm_stats_t *st, size_t *len)
+{
+    *len = 0;
+    FILE *f = temp_file();
+    CHECK(f != NULL);
+    if (f == NULL)
+        return NULL;
+    CHECK(cm_stats_write(st, f) == CM_EOK);
+    long end = ftell(f);
+    CHECK(end >= 0);
+    rewind(f);
+    unsigned char *buf = malloc(end > 0 ? (size_t)end : 1);
+    CHECK(fread(buf, 1, (size_t)end, f) == (size_t)end);
+    fclose(f);
+    *len = (size_t)end;
+    return buf;
+}
+
+static const double quantile_q[5] = {0.05, 0.25, 0.50, 0.75, 0.95};
+
+static void quantiles_of(const cm_summary_t *s, double p[5])
+{
+    p[0] = s->p05;
+    p[1] = s->p25;
+    p[2] = s->p50;
+    p[3] = s->p75;
+    p[4] = s->p95;
+}
+
+/* The sketch's promise for a value v standing for x. */
+static int within_bound(double v, double x)
+{
+    if (fabs(x) < CM_STATS_ZERO)
+        return v == 0.0 || fabs(v - x) <= ALPHA * fabs(x);
+    return fabs(v - x) <= ALPHA * fabs(x);
+}
+
+/* k = ceil(0.05 n), as the smallest k with 20 k >= n. */
+static size_t tail_k(size_t n)
+{
+    size_t k = 0;
+    while (20 * k < n)
+        k++;
+    return k;
+}
+
+/* ------------------------------------------------------------------ */
+/* Moments */
+
+static void test_moments_match_gsl(void)
+{
+    const int dists[] = {D_NORMAL, D_LOGNORMAL, D_T2, D_ZEROS};
+    for (size_t d = 0; d < sizeof dists / sizeof dists[0]; d++) {
+        int before = cm_test_failures_;
+        double *x = sample(dists[d], BIG_N, 11 + d);
+        double mean = gsl_stats_mean(x, 1, BIG_N);
+        double sd = gsl_stats_sd(x, 1, BIG_N);
+        double mn, mx;
+        gsl_stats_minmax(&mn, &mx, x, 1, BIG_N);
+        /* t with 2 df has a mean near 0 and values in the hundreds: the
+         * mean's relative error is measured against mean |x|, its natural
+         * scale (the rounding of any summation is relative to it). */
+        double scale = dists[d] == D_T2 ? gsl_stats_absdev_m(x, 1, BIG_N, 0.0)
+                                        : fabs(mean);
+        cm_summary_t s[2];
+        for (int exact = 0; exact < 2; exact++) {
+            summarise(CM_STAT_PLAIN, exact, x, BIG_N, &s[exact]);
+            CHECK(s[exact].n == BIG_N);
+            CHECK(s[exact].n_undef == 0);
+            CHECK_NEAR(s[exact].mean, mean, 1e-12 * scale);
+            CHECK_REL(s[exact].sd, sd, 1e-12);
+            CHECK_REL(s[exact].se, sd / sqrt((double)BIG_N), 1e-12);
+            CHECK(s[exact].min == mn);
+            CHECK(s[exact].max == mx);
+        }
+        /* Both modes share the moment code: identical bits. */
+        CHECK(same_bits(s[0].mean, s[1].mean));
+        CHECK(same_bits(s[0].sd, s[1].sd));
+        if (cm_test_failures_ != before)
+            fprintf(stderr, "  (distribution %s)\n", dist_name[dists[d]]);
+        free(x);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Exact mode */
+
+static void test_exact_hand_case(void)
+{
+    /* 1..20 in a scrambled order.  Type 7 quantiles: position (n-1) q =
+     * 19 q, so p05 = 1 + 0.95, p25 = 5 + 0.75, p50 = 10.5, p75 = 15.25,
+     * p95 = 19.05; sample variance of 1..n is n (n+1) / 12 = 35; k = 1. */
+    double x[21];
+    for (int i = 0; i < 20; i++)
+        x[i] = (double)((i * 7) % 20 + 1);
+    cm_summary_t s;
+    summarise(CM_STAT_TAIL_LOW, 1, x, 20, &s);
+    CHECK(s.n == 20);
+    CHECK_REL(s.mean, 10.5, 1e-15);
+    CHECK_REL(s.sd, sqrt(35.0), 1e-15);
+    CHECK_REL(s.se, sqrt(35.0 / 20.0), 1e-15);
+    CHECK(s.min == 1.0 && s.max == 20.0);
+    CHECK_REL(s.p05, 1.95, 1e-15);
+    CHECK_REL(s.p25, 5.75, 1e-15);
+    CHECK_REL(s.p50, 10.5, 1e-15);
+    CHECK_REL(s.p75, 15.25, 1e-15);
+    CHECK_REL(s.p95, 19.05, 1e-15);
+    CHECK(s.cvar05 == 1.0);
+    CHECK(isnan(s.prob) && isnan(s.prob_se));
+    summarise(CM_STAT_TAIL_HIGH, 1, x, 20, &s);
+    CHECK(s.cvar05 == 20.0);
+
+    /* 1..21: k = ceil(21 / 20) = 2. */
+    x[20] = 21.0;
+    summarise(CM_STAT_TAIL_LOW, 1, x, 21, &s);
+    CHECK(s.cvar05 == 1.5);
+    CHECK(s.p50 == 11.0);
+    summarise(CM_STAT_TAIL_HIGH, 1, x, 21, &s);
+    CHECK(s.cvar05 == 20.5);
+    /* The sketch on the same data: each quantile within relative ALPHA of
+     * the order statistic of rank floor(q (n - 1)) = 1, 5, 10, 15, 19. */
+    summarise(CM_STAT_TAIL_HIGH, 0, x, 21, &s);
+    CHECK(within_bound(s.p05, 2.0));
+    CHECK(within_bound(s.p25, 6.0));
+    CHECK(within_bound(s.p50, 11.0));
+    CHECK(within_bound(s.p75, 16.0));
+    CHECK(within_bound(s.p95, 20.0));
+    CHECK(s.min == 1.0 && s.max == 21.0);
+    CHECK(fabs(s.cvar05 - 20.5) <= ALPHA * 20.5);
+}
+
+static void test_exact_quantiles_match_gsl(void)
+{
+    const size_t sizes[] = {1, 2, 3, 5, 19, 20, 21, 39, 40, 41, 100, 101,
+                            1000, 12345, BIG_N};
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+        for (int d = 0; d < D_COUNT; d++) {
+            size_t n = sizes[z];
+            if (n == BIG_N && d != D_T15 && d != D_ZEROS)
+                continue; /* two large cases are enough */
+            int before = cm_test_failures_;
+            double *x = sample(d, n, 1000 + 37 * z + (unsigned long)d);
+            double *sx = sorted_copy(x, n);
+            cm_stat_kind_t kinds[2] = {CM_STAT_TAIL_LOW, CM_STAT_TAIL_HIGH};
+            cm_stats_t st;
+            CHECK(cm_stats_init(&st, 2, kinds, 1) == CM_EOK);
+            for (size_t i = 0; i < n; i++) {
+                double v[2] = {x[i], x[i]};
+                CHECK(cm_stats_add(&st, v) == CM_EOK);
+            }
+            cm_summary_t lo, hi;
+            cm_stats_summary(&st, 0, &lo);
+            cm_stats_summary(&st, 1, &hi);
+            double p[5];
+            quantiles_of(&lo, p);
+            for (int q = 0; q < 5; q++)
+                CHECK(p[q] == gsl_stats_quantile_from_sorted_data(
+                                  sx, 1, n, quantile_q[q]));
+            CHECK(lo.min == sx[0] && lo.max == sx[n - 1]);
+            /* Hand sort-and-mean, summed in ascending order as documented. */
+            size_t k = tail_k(n);
+            double slo = 0.0, shi = 0.0;
+            long double llo = 0.0L, lhi = 0.0L;
+            for (size_t i = 0; i < k; i++) {
+                slo += sx[i];
+                shi += sx[n - k + i];
+                llo += sx[i];
+                lhi += sx[n - k + i];
+            }
+            CHECK(lo.cvar05 == slo / (double)k);
+            CHECK(hi.cvar05 == shi / (double)k);
+            CHECK_NEAR(lo.cvar05, (double)(llo / k),
+                       1e-12 * fmax(fabs(sx[0]), fabs(sx[k - 1])));
+            CHECK_NEAR(hi.cvar05, (double)(lhi / k),
+                       1e-12 * fmax(fabs(sx[n - k]), fabs(sx[n - 1])));
+            /* A second summary (store already sorted) is identical. */
+            cm_summary_t again;
+            cm_stats_summary(&st, 0, &again);
+            CHECK(same_summary(&lo, &again));
+            if (cm_test_failures_ != before)
+                fprintf(stderr, "  (n %zu, distribution %s)\n", n,
+                        dist_name[d]);
+            cm_stats_free(&st);
+            free(x);
+            free(sx);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Sketch accuracy */
+
+static void test_sketch_quantiles_within_bound(void)
+{
+    const int dists[] = {D_LOGNORMAL2, D_T15, D_PARETO, D_NEGPARETO, D_ZEROS,
+                         D_NORMAL};
+    for (size_t d = 0; d < sizeof dists / sizeof dists[0]; d++) {
+        for (unsigned long seed = 1; seed <= 2; seed++) {
+            double *x = sample(dists[d], BIG_N, 500 * seed + d);
+            double *sx = sorted_copy(x, BIG_N);
+            cm_summary_t s;
+            summarise(CM_STAT_PLAIN, 0, x, BIG_N, &s);
+            double p[5];
+            quantiles_of(&s, p);
+            for (int q = 0; q < 5; q++) {
+                size_t r = (size_t)floor(quantile_q[q] * (double)(BIG_N - 1));
+                if (!within_bound(p[q], sx[r])) {
+                    fprintf(stderr, "  %s q %.2f: %.17g vs x_(%zu) = %.17g\n",
+                            dist_name[dists[d]], quantile_q[q], p[q], r,
+                            sx[r]);
+                    CHECK(within_bound(p[q], sx[r]));
+                }
+            }
+            CHECK(s.min == sx[0]);
+            CHECK(s.max == sx[BIG_N - 1]);
+            free(x);
+            free(sx);
+        }
+    }
+}
+
+static void test_sketch_cvar_within_bound(void)
+{
+    const int dists[] = {D_LOGNORMAL2, D_T15, D_PARETO, D_NEGPARETO, D_ZEROS};
+    for (size_t d = 0; d < sizeof dists / sizeof dists[0]; d++) {
+        const size_t n = BIG_N + 7; /* k = ceil(n / 20) not a divisor */
+        int before = cm_test_failures_;
+        double *x = sample(dists[d], n, 900 + d);
+        double *sx = sorted_copy(x, n);
+        size_t k = tail_k(n);
+        double elo = 0.0, ehi = 0.0, alo = 0.0, ahi = 0.0;
+        for (size_t i = 0; i < k; i++) {
+            elo += sx[i];
+            alo += fabs(sx[i]);
+            ehi += sx[n - k + i];
+            ahi += fabs(sx[n - k + i]);
+        }
+        elo /= (double)k;
+        ehi /= (double)k;
+        alo /= (double)k;
+        ahi /= (double)k;
+        cm_summary_t lo, hi, lo_exact;
+        summarise(CM_STAT_TAIL_LOW, 0, x, n, &lo);
+        summarise(CM_STAT_TAIL_HIGH, 0, x, n, &hi);
+        summarise(CM_STAT_TAIL_LOW, 1, x, n, &lo_exact);
+        /* Documented: within ALPHA times the tail's mean |x|, plus ZERO. */
+        CHECK_NEAR(lo.cvar05, elo, ALPHA * alo + CM_STATS_ZERO);
+        CHECK_NEAR(hi.cvar05, ehi, ALPHA * ahi + CM_STATS_ZERO);
+        CHECK_REL(lo_exact.cvar05, elo, 1e-12);
+        if (cm_test_failures_ != before)
+            fprintf(stderr, "  (distribution %s)\n", dist_name[dists[d]]);
+        free(x);
+        free(sx);
+    }
+}
+
+/* The representative the sketch gives x: the median of {a, x, b} with a <
+ * x < b far enough that clamping to [min, max] cannot touch it. */
+static double rep_of(cm_stats_t *st, double x)
+{
+    double a, b;
+    if (x > 0.0) {
+        a = 0.0;
+        b = x <= DBL_MAX / 2 ? 2.0 * x : DBL_MAX;
+    } else {
+        a = x >= -DBL_MAX / 2 ? 2.0 * x : -DBL_MAX;
+        b = 0.0;
+    }
+    cm_stats_reset(st);
+    CHECK(cm_stats_add(st, &a) == CM_EOK);
+    CHECK(cm_stats_add(st, &x) == CM_EOK);
+    CHECK(cm_stats_add(st, &b) == CM_EOK);
+    cm_summary_t s;
+    cm_stats_summary(st, 0, &s);
+    return s.p50;
+}
+
+/* |x| as a monotone integer and back (x of a fixed sign). */
+static uint64_t mag_bits(double x)
+{
+    double a = fabs(x);
+    uint64_t u;
+    memcpy(&u, &a, sizeof u);
+    return u;
+}
+
+static double from_bits(uint64_t u, double sign)
+{
+    double a;
+    memcpy(&a, &u, sizeof a);
+    return sign * a;
+}
+
+static void test_sketch_bound_at_bucket_edges(void)
+{
+    cm_stats_t st;
+    cm_stat_kind_t kind = CM_STAT_PLAIN;
+    CHECK(cm_stats_init(&st, 1, &kind, 0) == CM_EOK);
+    const double gamma = (1.0 + ALPHA) / (1.0 - ALPHA);
+    int edges = 0;
+    for (int g = 0; g <= 400; g++) {
+        /* log-spaced over [ZERO, 1e300], then the top of the range */
+        double x0 = g == 0     ? CM_STATS_ZERO
+                    : g < 400 ? pow(10.0, -12.0 + 312.0 * g / 399.0)
+                              : 1.78e308;
+        for (int sgn = 0; sgn < 2; sgn++) {
+            double sign = sgn ? -1.0 : 1.0;
+            uint64_t lo = mag_bits(x0);
+            double x1 = fmin(fabs(x0) * 1.012, DBL_MAX);
+            uint64_t hi = mag_bits(x1);
+            double rlo = rep_of(&st, from_bits(lo, sign));
+            double rhi = rep_of(&st, from_bits(hi, sign));
+            CHECK(rlo != rhi);
+            if (rlo == rhi)
+                continue;
+            while (hi - lo > 1) {
+                uint64_t mid = lo + (hi - lo) / 2;
+                if (rep_of(&st, from_bits(mid, sign)) == rlo)
+                    lo = mid;
+                else
+                    hi = mid;
+            }
+            /* lo is the last double of one bucket, hi the first of the next */
+            double vlo = rep_of(&st, from_bits(lo, sign));
+            double vhi = rep_of(&st, from_bits(hi, sign));
+            for (int k = -3; k <= 3; k++) {
+                double x = from_bits((k <= 0 ? lo : hi) + (uint64_t)k, sign);
+                double v = rep_of(&st, x);
+                if (!within_bound(v, x)) {
+                    fprintf(stderr, "  x %.17g: representative %.17g\n", x,
+                            v);
+                    CHECK(within_bound(v, x));
+                }
+            }
+            /* Bucket width: consecutive representatives a ratio gamma apart
+             * (up to the documented 1e-6 relative margin on alpha), i.e.
+             * about 230 buckets per decade; the top one is DBL_MAX. */
+            if (isfinite(vhi * gamma))
+                CHECK_REL(vhi / vlo, gamma, 1e-7);
+            else
+                CHECK(vhi == sign * DBL_MAX);
+            edges++;
+        }
+    }
+    CHECK(edges == 802);
+    /* Special values: 1 is a representative; the zero threshold. */
+    CHECK(rep_of(&st, 1.0) == 1.0);
+    CHECK(rep_of(&st, -1.0) == -1.0);
+    CHECK(rep_of(&st, nextafter(CM_STATS_ZERO, 0.0)) == 0.0);
+    CHECK(rep_of(&st, -nextafter(CM_STATS_ZERO, 0.0)) == 0.0);
+    CHECK(within_bound(rep_of(&st, CM_STATS_ZERO), CM_STATS_ZERO));
+    CHECK(rep_of(&st, CM_STATS_ZERO) != 0.0);
+    CHECK(within_bound(rep_of(&st, DBL_MAX), DBL_MAX));
+    CHECK(within_bound(rep_of(&st, 1.795e308), 1.795e308));
+    cm_stats_free(&st);
+}
+
+/* Values added so that the stores grow downwards and upwards many times,
+ * and merges of stores with disjoint and overlapping ranges. */
+static void test_sketch_growth_and_wide_ranges(void)
+{
+    const size_t n = 20000;
+    double *x = malloc(n * sizeof *x);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 77);
+    for (size_t i = 0; i < n; i++) {
+        /* a sweep that widens in both directions over 600 decades */
+        double e = (double)(i % 2 ? i : -(double)i) * 300.0 / (double)n;
+        double sign = gsl_rng_uniform(r) < 0.3 ? -1.0 : 1.0;
+        x[i] = sign * pow(10.0, e) * (1.0 + gsl_rng_uniform(r));
+        if (!(fabs(x[i]) >= 1e-300 && fabs(x[i]) <= 1e300))
+            x[i] = sign;
+    }
+    x[0] = DBL_MAX;
+    x[1] = -DBL_MAX;
+    x[2] = CM_STATS_ZERO;
+    gsl_rng_free(r);
+
+    double *sx = sorted_copy(x, n);
+    cm_summary_t whole;
+    summarise(CM_STAT_TAIL_HIGH, 0, x, n, &whole);
+    double p[5];
+    quantiles_of(&whole, p);
+    for (int q = 0; q < 5; q++) {
+        size_t rk = (size_t)floor(quantile_q[q] * (double)(n - 1));
+        CHECK(within_bound(p[q], sx[rk]));
+    }
+    CHECK(whole.min == -DBL_MAX && whole.max == DBL_MAX);
+
+    /* Blocks: small |x| first, then large, merged both ways round. */
+    cm_stat_kind_t kind = CM_STAT_TAIL_HIGH;
+    cm_stats_t a, b, c;
+    CHECK(cm_stats_init(&a, 1, &kind, 0) == CM_EOK);
+    CHECK(cm_stats_init(&b, 1, &kind, 0) == CM_EOK);
+    CHECK(cm_stats_init(&c, 1, &kind, 0) == CM_EOK);
+    for (size_t i = 0; i < n; i++)
+        CHECK(cm_stats_add(fabs(x[i]) < 1.0 ? &a : &b, &x[i]) == CM_EOK);
+    CHECK(cm_stats_merge(&c, &b) == CM_EOK);
+    CHECK(cm_stats_merge(&c, &a) == CM_EOK);
+    CHECK(cm_stats_merge(&a, &b) == CM_EOK);
+    cm_summary_t sa, sc;
+    cm_stats_summary(&a, 0, &sa);
+    cm_stats_summary(&c, 0, &sc);
+    CHECK(same_quantiles(&sa, &whole));
+    CHECK(same_quantiles(&sc, &whole));
+    cm_stats_free(&a);
+    cm_stats_free(&b);
+    cm_stats_free(&c);
+    free(x);
+    free(sx);
+}
+
+/* ------------------------------------------------------------------ */
+/* Merging */
+
+#define MS_SLOTS 6
+static const cm_stat_kind_t ms_kinds[MS_SLOTS] = {
+    CM_STAT_PLAIN, CM_STAT_BINARY, CM_STAT_TAIL_LOW, CM_STAT_TAIL_HIGH,
+    CM_STAT_MOMENTS, CM_STAT_PLAIN};
+
+/* npaths x MS_SLOTS values with NaNs, zeros and heavy tails. */
+static double *merge_data(size_t npaths)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 4242);
+    double *v = malloc(npaths * MS_SLOTS * sizeof *v);
+    for (size_t p = 0; p < npaths; p++) {
+        double *row = v + p * MS_SLOTS;
+        row[0] = draw(r, D_LOGNORMAL2);
+        row[1] = gsl_rng_uniform(r) < 0.13 ? 1.0 : 0.0;
+        row[2] = draw(r, D_T15);
+        row[3] = gsl_rng_uniform(r) < 0.2 ? NAN : draw(r, D_PARETO);
+        row[4] = draw(r, D_NORMAL);
+        row[5] = draw(r, D_ZEROS);
+    }
+    gsl_rng_free(r);
+    return v;
+}
+
+static size_t min_sz(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+static void add_rows(cm_stats_t *st, const double *v, size_t from, size_t to)
+{
+    for (size_t p = from; p < to; p++)
+        CHECK(cm_stats_add(st, v + p * MS_SLOTS) == CM_EOK);
+}
+
+static void test_merge_block_order_bit_identical(void)
+{
+    const size_t npaths = 30011, bsize = 997;
+    const size_t nblocks = (npaths + bsize - 1) / bsize;
+    double *v = merge_data(npaths);
+    for (int exact = 0; exact < 2; exact++) {
+        cm_stats_t run[3];
+        cm_stats_t *blocks = calloc(nblocks, sizeof *blocks);
+        for (int m = 0; m < 3; m++)
+            CHECK(cm_stats_init(&run[m], MS_SLOTS, ms_kinds, exact) == CM_EOK);
+
+        /* 0: one block accumulator, reset and reused, blocks in order. */
+        cm_stats_t blk;
+        CHECK(cm_stats_init(&blk, MS_SLOTS, ms_kinds, exact) == CM_EOK);
+        for (size_t b = 0; b < nblocks; b++) {
+            cm_stats_reset(&blk);
+            add_rows(&blk, v, b * bsize, min_sz((b + 1) * bsize, npaths));
+            CHECK(cm_stats_merge(&run[0], &blk) == CM_EOK);
+        }
+        cm_stats_free(&blk);
+
+        /* 1: blocks computed in reverse order, merged in block order. */
+        for (size_t bb = nblocks; bb-- > 0;) {
+            CHECK(cm_stats_init(&blocks[bb], MS_SLOTS, ms_kinds, exact) ==
+                  CM_EOK);
+            add_rows(&blocks[bb], v, bb * bsize,
+                     min_sz((bb + 1) * bsize, npaths));
+        }
+        for (size_t b = 0; b < nblocks; b++) {
+            CHECK(cm_stats_merge(&run[1], &blocks[b]) == CM_EOK);
+            cm_stats_free(&blocks[b]);
+        }
+
+        /* 2: blocks computed by OpenMP threads in whatever order. */
+        int init_ok = 1;
+#pragma omp parallel for schedule(dynamic, 1) reduction(&& : init_ok)
+        for (size_t b = 0; b < nblocks; b++) {
+            init_ok = init_ok && cm_stats_init(&blocks[b], MS_SLOTS, ms_kinds,
+                                               exact) == CM_EOK;
+            for (size_t p = b * bsize; p < (b + 1) * bsize && p < npaths; p++)
+                init_ok = init_ok &&
+                          cm_stats_add(&blocks[b], v + p * MS_SLOTS) == CM_EOK;
+        }
+        CHECK(init_ok);
+        for (size_t b = 0; b < nblocks; b++) {
+            CHECK(cm_stats_merge(&run[2], &blocks[b]) == CM_EOK);
+            cm_stats_free(&blocks[b]);
+        }
+
+        for (size_t slot = 0; slot < MS_SLOTS; slot++) {
+            cm_summary_t s0, s;
+            cm_stats_summary(&run[0], slot, &s0);
+            CHECK(s0.n + s0.n_undef == npaths);
+            for (int m = 1; m < 3; m++) {
+                cm_stats_summary(&run[m], slot, &s);
+                if (!same_summary(&s0, &s)) {
+                    fprintf(stderr, "  exact %d slot %zu method %d\n", exact,
+                            slot, m);
+                    CHECK(0);
+                }
+            }
+        }
+        /* The state itself, as serialised, is identical too. */
+        size_t len0, len;
+        unsigned char *b0 = serialise(&run[0], &len0);
+        for (int m = 1; m < 3; m++) {
+            unsigned char *bm = serialise(&run[m], &len);
+            CHECK(len == len0 && b0 != NULL && bm != NULL &&
+                  memcmp(b0, bm, len) == 0);
+            free(bm);
+        }
+        free(b0);
+        for (int m = 0; m < 3; m++)
+            cm_stats_free(&run[m]);
+        free(blocks);
+    }
+    free(v);
+}
+
+static void test_merge_any_order_sketch_quantiles(void)
+{
+    const size_t npaths = 24000, nblocks = 8, bsize = npaths / nblocks;
+    double *v = merge_data(npaths);
+    cm_stats_t blocks[8];
+    for (size_t b = 0; b < nblocks; b++) {
+        CHECK(cm_stats_init(&blocks[b], MS_SLOTS, ms_kinds, 0) == CM_EOK);
+        add_rows(&blocks[b], v, b * bsize, (b + 1) * bsize);
+    }
+    cm_summary_t ref[MS_SLOTS];
+    cm_stats_t all;
+    CHECK(cm_stats_init(&all, MS_SLOTS, ms_kinds, 0) == CM_EOK);
+    add_rows(&all, v, 0, npaths);
+    for (size_t slot = 0; slot < MS_SLOTS; slot++)
+        cm_stats_summary(&all, slot, &ref[slot]);
+    cm_stats_free(&all);
+
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 9);
+    size_t order[8];
+    for (size_t b = 0; b < nblocks; b++)
+        order[b] = b;
+    for (int trial = 0; trial < 25; trial++) {
+        if (trial > 0)
+            gsl_ran_shuffle(r, order, nblocks, sizeof order[0]);
+        cm_stats_t run;
+        CHECK(cm_stats_init(&run, MS_SLOTS, ms_kinds, 0) == CM_EOK);
+        for (size_t b = 0; b < nblocks; b++)
+            CHECK(cm_stats_merge(&run, &blocks[order[b]]) == CM_EOK);
+        for (size_t slot = 0; slot < MS_SLOTS; slot++) {
+            cm_summary_t s;
+            cm_stats_summary(&run, slot, &s);
+            /* counts, min and max are order-free: quantiles and the
+             * sketch's cvar05 equal those of a single pass, bit for bit */
+            CHECK(same_quantiles(&s, &ref[slot]));
+            CHECK_REL(s.mean, ref[slot].mean, 1e-12);
+            CHECK_REL(s.sd, ref[slot].sd, 1e-12);
+        }
+        cm_stats_free(&run);
+    }
+    gsl_rng_free(r);
+    for (size_t b = 0; b < nblocks; b++)
+        cm_stats_free(&blocks[b]);
+    free(v);
+}
+
+static void test_chan_merge_matches_single_pass(void)
+{
+    const size_t n = BIG_N;
+    const int dists[] = {D_NORMAL, D_LOGNORMAL, D_LOGNORMAL2};
+    /* uneven blocks, empty ones included */
+    const size_t cuts[] = {0, 0, 1, 3, 3, 1000, 1001, 40000, 40000, 77777,
+                           99999, BIG_N};
+    const size_t ncuts = sizeof cuts / sizeof cuts[0];
+    for (size_t d = 0; d < sizeof dists / sizeof dists[0]; d++) {
+        double *x = sample(dists[d], n, 31 + d);
+        cm_stat_kind_t kind = CM_STAT_MOMENTS;
+        cm_stats_t one, run, blk;
+        CHECK(cm_stats_init(&one, 1, &kind, 0) == CM_EOK);
+        CHECK(cm_stats_init(&run, 1, &kind, 0) == CM_EOK);
+        CHECK(cm_stats_init(&blk, 1, &kind, 0) == CM_EOK);
+        for (size_t i = 0; i < n; i++)
+            CHECK(cm_stats_add(&one, &x[i]) == CM_EOK);
+        for (size_t c = 0; c + 1 < ncuts; c++) {
+            cm_stats_reset(&blk);
+            for (size_t i = cuts[c]; i < cuts[c + 1]; i++)
+                CHECK(cm_stats_add(&blk, &x[i]) == CM_EOK);
+            CHECK(cm_stats_merge(&run, &blk) == CM_EOK);
+        }
+        cm_summary_t s1, sr;
+        cm_stats_summary(&one, 0, &s1);
+        cm_stats_summary(&run, 0, &sr);
+        CHECK(sr.n == n && s1.n == n);
+        CHECK_REL(sr.mean, s1.mean, 1e-12);
+        CHECK_REL(sr.sd, s1.sd, 1e-12);
+        CHECK_REL(sr.mean, gsl_stats_mean(x, 1, n), 1e-12);
+        CHECK_REL(sr.sd, gsl_stats_sd(x, 1, n), 1e-12);
+        CHECK(sr.min == s1.min && sr.max == s1.max);
+        /* A single merge into an empty accumulator copies exactly. */
+        cm_stats_t copy;
+        CHECK(cm_stats_init(&copy, 1, &kind, 0) == CM_EOK);
+        CHECK(cm_stats_merge(&copy, &one) == CM_EOK);
+        cm_summary_t sc;
+        cm_stats_summary(&copy, 0, &sc);
+        CHECK(same_summary(&sc, &s1));
+        /* Merging an accumulator into itself doubles it. */
+        CHECK(cm_stats_merge(&copy, &copy) == CM_EOK);
+        cm_stats_summary(&copy, 0, &sc);
+        CHECK(sc.n == 2 * n);
+        CHECK_REL(sc.mean, s1.mean, 1e-15);
+        CHECK_REL(sc.sd, s1.sd * sqrt((2.0 * n - 2.0) / (2.0 * n - 1.0)),
+                  1e-12);
+        cm_stats_free(&copy);
+        cm_stats_free(&one);
+        cm_stats_free(&run);
+        cm_stats_free(&blk);
+        free(x);
+    }
+}
+
+static void test_merge_and_init_errors(void)
+{
+    cm_stat_kind_t k2[2] = {CM_STAT_PLAIN, CM_STAT_BINARY};
+    cm_stat_kind_t k2b[2] = {CM_STAT_PLAIN, CM_STAT_TAIL_LOW};
+    cm_stats_t a, b, c, d;
+    CHECK(cm_stats_init(&a, 2, k2, 0) == CM_EOK);
+    CHECK(cm_stats_init(&b, 2, k2b, 0) == CM_EOK);
+    CHECK(cm_stats_init(&c, 1, k2, 0) == CM_EOK);
+    CHECK(cm_stats_init(&d, 2, k2, 1) == CM_EOK);
+    double v[2] = {1.0, 0.0};
+    CHECK(cm_stats_add(&a, v) == CM_EOK);
+    CHECK(cm_stats_merge(&a, &b) == CM_EINTERNAL);
+    CHECK(cm_stats_merge(&a, &c) == CM_EINTERNAL);
+    CHECK(cm_stats_merge(&a, &d) == CM_EINTERNAL);
+    cm_summary_t s;
+    cm_stats_summary(&a, 0, &s);
+    CHECK(s.n == 1 && s.mean == 1.0); /* unchanged by the failed merges */
+    /* A slot index out of range reports nothing. */
+    cm_stats_summary(&a, 2, &s);
+    CHECK(s.n == 0 && s.n_undef == 0 && isnan(s.mean) && isnan(s.p50));
+    cm_stats_free(&a);
+    cm_stats_free(&b);
+    cm_stats_free(&c);
+    cm_stats_free(&d);
+
+    /* Invalid kinds and missing kinds; free after a failed init, on a
+     * zeroed struct, twice, and on NULL. */
+    cm_stat_kind_t bad = (cm_stat_kind_t)99;
+    CHECK(cm_stats_init(&a, 1, &bad, 0) == CM_EINTERNAL);
+    cm_stats_free(&a);
+    CHECK(cm_stats_init(&a, 3, NULL, 0) == CM_EINTERNAL);
+    cm_stats_free(&a);
+    cm_stats_t z;
+    memset(&z, 0, sizeof z);
+    cm_stats_free(&z);
+    cm_stats_free(&z);
+    cm_stats_free(NULL);
+    /* Zero slots are allowed. */
+    CHECK(cm_stats_init(&a, 0, NULL, 0) == CM_EOK);
+    CHECK(cm_stats_add(&a, v) == CM_EOK);
+    CHECK(cm_stats_merge(&a, &a) == CM_EOK);
+    cm_stats_free(&a);
+}
+
+/* ------------------------------------------------------------------ */
+/* Special values and small n */
+
+static void test_undefined_values(void)
+{
+    const size_t n = 5000;
+    double *x = sample(D_T2, n, 5);
+    cm_stat_kind_t kind = CM_STAT_TAIL_LOW;
+    for (int exact = 0; exact < 2; exact++) {
+        cm_stats_t with, without;
+        CHECK(cm_stats_init(&with, 1, &kind, exact) == CM_EOK);
+        CHECK(cm_stats_init(&without, 1, &kind, exact) == CM_EOK);
+        const double undef[3] = {NAN, INFINITY, -INFINITY};
+        size_t nundef = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (i % 7 == 3) {
+                CHECK(cm_stats_add(&with, &undef[nundef % 3]) == CM_EOK);
+                nundef++;
+            }
+            CHECK(cm_stats_add(&with, &x[i]) == CM_EOK);
+            CHECK(cm_stats_add(&without, &x[i]) == CM_EOK);
+        }
+        cm_summary_t sw, so;
+        cm_stats_summary(&with, 0, &sw);
+        cm_stats_summary(&without, 0, &so);
+        CHECK(sw.n_undef == nundef && so.n_undef == 0);
+        CHECK(sw.n == n);
+        sw.n_undef = 0;
+        CHECK(same_summary(&sw, &so));
+        CHECK(isfinite(sw.mean) && isfinite(sw.sd) && isfinite(sw.max));
+        cm_stats_free(&with);
+        cm_stats_free(&without);
+
+        /* A slot that is never defined: NaN everywhere but n_undef. */
+        cm_stats_t st;
+        CHECK(cm_stats_init(&st, 1, &kind, exact) == CM_EOK);
+        for (int i = 0; i < 10; i++)
+            CHECK(cm_stats_add(&st, &undef[i % 3]) == CM_EOK);
+        cm_summary_t s;
+        cm_stats_summary(&st, 0, &s);
+        CHECK(s.n == 0 && s.n_undef == 10);
+        CHECK(isnan(s.mean) && isnan(s.sd) && isnan(s.se) && isnan(s.min));
+        CHECK(isnan(s.p05) && isnan(s.p50) && isnan(s.p95) && isnan(s.max));
+        CHECK(isnan(s.cvar05) && isnan(s.prob) && isnan(s.prob_se));
+        cm_stats_free(&st);
+
+        /* -0.0 and +0.0 in either order: identical bits, +0.0. */
+        const double z1[3] = {-0.0, 0.0, -0.0}, z2[3] = {0.0, -0.0, 0.0};
+        cm_summary_t s1, s2;
+        summarise(kind, exact, z1, 3, &s1);
+        summarise(kind, exact, z2, 3, &s2);
+        CHECK(same_summary(&s1, &s2));
+        CHECK(s1.min == 0.0 && !signbit(s1.min) && !signbit(s1.max));
+        CHECK(!signbit(s1.p05) && !signbit(s1.cvar05));
+    }
+    free(x);
+}
+
+static void test_binary_prob(void)
+{
+    /* 37 ones and 63 zeros, interleaved. */
+    double x[100];
+    for (int i = 0; i < 100; i++)
+        x[i] = (i * 37) % 100 < 37 ? 1.0 : 0.0;
+    for (int exact = 0; exact < 2; exact++) {
+        cm_summary_t s;
+        summarise(CM_STAT_BINARY, exact, x, 100, &s);
+        CHECK(s.n == 100);
+        CHECK_REL(s.prob, 0.37, 1e-15);
+        CHECK_REL(s.mean, 0.37, 1e-15);
+        CHECK_REL(s.prob_se, sqrt(0.37 * 0.63 / 100.0), 1e-14);
+        /* sample sd of 0/1 data: sqrt(n p (1 - p) / (n - 1)) */
+        CHECK_REL(s.sd, sqrt(100.0 * 0.37 * 0.63 / 99.0), 1e-14);
+        /* ranks floor(q 99) = 4, 24, 49 -> 0; 74, 94 -> 1, exactly (the
+         * sketch represents 0 and 1 exactly; type 7 interpolates between
+         * equal neighbours) */
+        CHECK(s.p05 == 0.0 && s.p25 == 0.0 && s.p50 == 0.0);
+        CHECK(s.p75 == 1.0 && s.p95 == 1.0);
+        CHECK(s.min == 0.0 && s.max == 1.0);
+        CHECK(isnan(s.cvar05));
+        /* Not binary: no prob. */
+        summarise(CM_STAT_PLAIN, exact, x, 100, &s);
+        CHECK(isnan(s.prob) && isnan(s.prob_se) && isnan(s.cvar05));
+    }
+}
+
+static void test_small_n_summaries(void)
+{
+    const cm_stat_kind_t kinds[5] = {CM_STAT_PLAIN, CM_STAT_BINARY,
+                                     CM_STAT_TAIL_LOW, CM_STAT_TAIL_HIGH,
+                                     CM_STAT_MOMENTS};
+    for (int exact = 0; exact < 2; exact++) {
+        cm_stats_t st;
+        CHECK(cm_stats_init(&st, 5, kinds, exact) == CM_EOK);
+        /* n == 0 */
+        for (size_t k = 0; k < 5; k++) {
+            cm_summary_t s;
+            cm_stats_summary(&st, k, &s);
+            CHECK(s.n == 0 && s.n_undef == 0);
+            CHECK(isnan(s.mean) && isnan(s.sd) && isnan(s.se));
+            CHECK(isnan(s.min) && isnan(s.p05) && isnan(s.p25));
+            CHECK(isnan(s.p50) && isnan(s.p75) && isnan(s.p95));
+            CHECK(isnan(s.max) && isnan(s.cvar05) && isnan(s.prob));
+            CHECK(isnan(s.prob_se));
+        }
+        /* n == 1: everything is that value; sd, se undefined. */
+        const double one[5] = {-3.25, 1.0, 1234.5, 7e-13, 42.0};
+        CHECK(cm_stats_add(&st, one) == CM_EOK);
+        for (size_t k = 0; k < 5; k++) {
+            cm_summary_t s;
+            cm_stats_summary(&st, k, &s);
+            CHECK(s.n == 1);
+            CHECK(s.mean == one[k] && s.min == one[k] && s.max == one[k]);
+            CHECK(isnan(s.sd) && isnan(s.se));
+            if (kinds[k] == CM_STAT_MOMENTS) {
+                CHECK(isnan(s.p05) && isnan(s.p50) && isnan(s.p95));
+            } else {
+                CHECK(s.p05 == one[k] && s.p25 == one[k] && s.p50 == one[k]);
+                CHECK(s.p75 == one[k] && s.p95 == one[k]);
+            }
+            if (kinds[k] == CM_STAT_TAIL_LOW || kinds[k] == CM_STAT_TAIL_HIGH)
+                CHECK(s.cvar05 == one[k]);
+            else
+                CHECK(isnan(s.cvar05));
+            if (kinds[k] == CM_STAT_BINARY)
+                CHECK(s.prob == 1.0 && s.prob_se == 0.0);
+            else
+                CHECK(isnan(s.prob) && isnan(s.prob_se));
+        }
+        /* n == 2: sd = |a - b| / sqrt(2). */
+        const double two[5] = {0.75, 0.0, 1235.5, 7e-13, 40.0};
+        CHECK(cm_stats_add(&st, two) == CM_EOK);
+        for (size_t k = 0; k < 5; k++) {
+            cm_summary_t s;
+            cm_stats_summary(&st, k, &s);
+            double sd = fabs(one[k] - two[k]) / sqrt(2.0);
+            CHECK(s.n == 2);
+            CHECK_REL(s.mean, 0.5 * (one[k] + two[k]), 1e-15);
+            CHECK_REL(s.sd, sd, 1e-14);
+            CHECK_REL(s.se, sd / sqrt(2.0), 1e-14);
+            CHECK(s.min == fmin(one[k], two[k]) &&
+                  s.max == fmax(one[k], two[k]));
+        }
+        cm_stats_free(&st);
+    }
+}
+
+static void test_moments_slots(void)
+{
+    double *x = sample(D_LOGNORMAL2, 20000, 8);
+    for (int exact = 0; exact < 2; exact++) {
+        cm_summary_t s;
+        summarise(CM_STAT_MOMENTS, exact, x, 20000, &s);
+        CHECK(s.n == 20000);
+        CHECK_REL(s.mean, gsl_stats_mean(x, 1, 20000), 1e-12);
+        CHECK_REL(s.sd, gsl_stats_sd(x, 1, 20000), 1e-12);
+        CHECK(isnan(s.p05) && isnan(s.p25) && isnan(s.p50));
+        CHECK(isnan(s.p75) && isnan(s.p95));
+        CHECK(isnan(s.cvar05) && isnan(s.prob) && isnan(s.prob_se));
+
+        /* No sketch or value memory: the serialised state of a MOMENTS
+         * slot has the same size after 20000 spread-out values as after
+         * one, while a PLAIN slot's grows. */
+        cm_stat_kind_t kinds[2] = {CM_STAT_MOMENTS, CM_STAT_PLAIN};
+        cm_stats_t m, p;
+        CHECK(cm_stats_init(&m, 1, &kinds[0], exact) == CM_EOK);
+        CHECK(cm_stats_init(&p, 1, &kinds[1], exact) == CM_EOK);
+        CHECK(cm_stats_add(&m, &x[0]) == CM_EOK);
+        CHECK(cm_stats_add(&p, &x[0]) == CM_EOK);
+        size_t m1, p1, m2, p2;
+        free(serialise(&m, &m1));
+        free(serialise(&p, &p1));
+        for (size_t i = 1; i < 20000; i++) {
+            CHECK(cm_stats_add(&m, &x[i]) == CM_EOK);
+            CHECK(cm_stats_add(&p, &x[i]) == CM_EOK);
+        }
+        free(serialise(&m, &m2));
+        free(serialise(&p, &p2));
+        CHECK(m1 == m2);
+        CHECK(p2 > p1 + 1000);
+        cm_stats_free(&m);
+        cm_stats_free(&p);
+    }
+    free(x);
+}
+
+/* ------------------------------------------------------------------ */
+/* Reset and serialisation */
+
+static void test_reset_then_reuse(void)
+{
+    const size_t n = 20000;
+    double *v = merge_data(2 * n); /* rows 0..n-1, then others */
+    for (int exact = 0; exact < 2; exact++) {
+        cm_stats_t used, fresh;
+        CHECK(cm_stats_init(&used, MS_SLOTS, ms_kinds, exact) == CM_EOK);
+        CHECK(cm_stats_init(&fresh, MS_SLOTS, ms_kinds, exact) == CM_EOK);
+        add_rows(&used, v, 0, n);
+        cm_summary_t tmp;
+        cm_stats_summary(&used, 0, &tmp); /* sorts the exact store */
+        cm_stats_reset(&used);
+        add_rows(&used, v, n, n + n / 2);
+        add_rows(&fresh, v, n, n + n / 2);
+        for (size_t slot = 0; slot < MS_SLOTS; slot++) {
+            cm_summary_t su, sf;
+            cm_stats_summary(&used, slot, &su);
+            cm_stats_summary(&fresh, slot, &sf);
+            CHECK(same_summary(&su, &sf));
+        }
+        size_t lu, lf;
+        unsigned char *bu = serialise(&used, &lu);
+        unsigned char *bf = serialise(&fresh, &lf);
+        CHECK(lu == lf && bu != NULL && bf != NULL && memcmp(bu, bf, lu) == 0);
+        free(bu);
+        free(bf);
+        /* Reset to empty equals a fresh, empty accumulator. */
+        cm_stats_reset(&used);
+        cm_stats_reset(&fresh);
+        cm_summary_t s;
+        cm_stats_summary(&used, 2, &s);
+        CHECK(s.n == 0 && s.n_undef == 0 && isnan(s.mean));
+        cm_stats_free(&used);
+        cm_stats_free(&fresh);
+    }
+    free(v);
+}
+
+static void test_write_read_round_trip(void)
+{
+    const size_t n = 15000;
+    double *v = merge_data(n);
+    for (int exact = 0; exact < 2; exact++) {
+        cm_stats_t st, back, m1, m2;
+        CHECK(cm_stats_init(&st, MS_SLOTS, ms_kinds, exact) == CM_EOK);
+        add_rows(&st, v, 0, n);
+        FILE *f = temp_file();
+        CHECK(f != NULL);
+        if (f == NULL)
+            break;
+        CHECK(cm_stats_write(&st, f) == CM_EOK);
+        long len = ftell(f);
+        rewind(f);
+        CHECK(cm_stats_read(&back, f) == CM_EOK);
+        CHECK(ftell(f) == len);
+        CHECK(back.nslots == MS_SLOTS && back.exact == exact);
+        for (size_t slot = 0; slot < MS_SLOTS; slot++) {
+            cm_summary_t a, b;
+            cm_stats_summary(&st, slot, &a);
+            cm_stats_summary(&back, slot, &b);
+            CHECK(same_summary(&a, &b));
+        }
+        /* Writing what was read gives the same bytes. */
+        size_t l1, l2;
+        unsigned char *b1 = serialise(&st, &l1);
+        unsigned char *b2 = serialise(&back, &l2);
+        CHECK(l1 == l2 && (long)l1 == len && b1 != NULL && b2 != NULL &&
+              memcmp(b1, b2, l1) == 0);
+        /* The read-back accumulator merges like the original. */
+        CHECK(cm_stats_init(&m1, MS_SLOTS, ms_kinds, exact) == CM_EOK);
+        CHECK(cm_stats_init(&m2, MS_SLOTS, ms_kinds, exact) == CM_EOK);
+        add_rows(&m1, v, 0, 100);
+        add_rows(&m2, v, 0, 100);
+        CHECK(cm_stats_merge(&m1, &st) == CM_EOK);
+        CHECK(cm_stats_merge(&m2, &back) == CM_EOK);
+        for (size_t slot = 0; slot < MS_SLOTS; slot++) {
+            cm_summary_t a, b;
+            cm_stats_summary(&m1, slot, &a);
+            cm_stats_summary(&m2, slot, &b);
+            CHECK(same_summary(&a, &b));
+        }
+        /* Damaged input: every truncation fails cleanly, as does a bad
+         * magic or a count that does not add up. */
+        for (long cut = 0; cut < len; cut += (cut < 200 ? 1 : 997)) {
+            FILE *g = temp_file();
+            CHECK(g != NULL);
+            if (g == NULL)
+                break;
+            CHECK(fwrite(b1, 1, (size_t)cut, g) == (size_t)cut);
+            rewind(g);
+            cm_stats_t t;
+            CHECK(cm_stats_read(&t, g) == CM_EIO);
+            cm_stats_free(&t);
+            fclose(g);
+        }
+        for (int damage = 0; damage < 2; damage++) {
+            FILE *g = temp_file();
+            CHECK(g != NULL);
+            if (g == NULL)
+                break;
+            unsigned char *c = malloc(l1);
+            memcpy(c, b1, l1);
+            if (damage == 0)
+                c[0] ^= 0x20; /* magic */
+            else
+                c[24 + 4] ^= 1; /* slot 0's n */
+            CHECK(fwrite(c, 1, l1, g) == l1);
+            rewind(g);
+            cm_stats_t t;
+            CHECK(cm_stats_read(&t, g) == CM_EIO);
+            cm_stats_free(&t);
+            fclose(g);
+            free(c);
+        }
+        free(b1);
+        free(b2);
+        fclose(f);
+        cm_stats_free(&st);
+        cm_stats_free(&back);
+        cm_stats_free(&m1);
+        cm_stats_free(&m2);
+    }
+    free(v);
+}
+
+static const cm_test_t tests[] = {
+    {"moments_match_gsl", test_moments_match_gsl},
+    {"exact_hand_case", test_exact_hand_case},
+    {"exact_quantiles_match_gsl", test_exact_quantiles_match_gsl},
+    {"sketch_quantiles_within_bound", test_sketch_quantiles_within_bound},
+    {"sketch_cvar_within_bound", test_sketch_cvar_within_bound},
+    {"sketch_bound_at_bucket_edges", test_sketch_bound_at_bucket_edges},
+    {"sketch_growth_and_wide_ranges", test_sketch_growth_and_wide_ranges},
+    {"merge_block_order_bit_identical", test_merge_block_order_bit_identical},
+    {"merge_any_order_sketch_quantiles", test_merge_any_order_sketch_quantiles},
+    {"chan_merge_matches_single_pass", test_chan_merge_matches_single_pass},
+    {"merge_and_init_errors", test_merge_and_init_errors},
+    {"undefined_values", test_undefined_values},
+    {"binary_prob", test_binary_prob},
+    {"small_n_summaries", test_small_n_summaries},
+    {"moments_slots", test_moments_slots},
+    {"reset_then_reuse", test_reset_then_reuse},
+    {"write_read_round_trip", test_write_read_round_trip},
+};
+
+int main(int argc, char **argv)
+{
+    return CM_TEST_MAIN(tests);
+}
