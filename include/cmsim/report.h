@@ -36,6 +36,15 @@ int cm_report_check_outdir(const char *outdir, int force, cm_diag_t *diag);
 int cm_report_write(const cm_run_t *run, const char *outdir, int force,
                     const cm_report_info_t *info, cm_diag_t *diag);
 
+/* The contents of summary.csv, compare.csv and run.json written to a stream
+ * (the pieces cm_report_write assembles; also for tools and tests).  Every
+ * write is checked and f is flushed at the end, not closed.  Returns 0 or
+ * CM_EIO, with errno set to the first failure's (ENOSPC on a full disk). */
+int cm_report_write_summary(const cm_run_t *run, FILE *f);
+int cm_report_write_compare(const cm_run_t *run, FILE *f);
+int cm_report_write_json(const cm_run_t *run, const cm_report_info_t *info,
+                         FILE *f);
+
 /* The short human-readable table of key outcomes per scenario. */
 void cm_report_print_table(const cm_run_t *run, FILE *f);
 
