@@ -218,6 +218,23 @@ static double sk_rep(int32_t i)
     return v <= DBL_MAX ? v : DBL_MAX;
 }
 
+/* Integer slots: bucket i holds the whole number i (|x| rounded), within
+ * the same index range as the log buckets; larger |x| share the top bucket
+ * (quantiles there are clamped to [min, max]). */
+#define SK_INT_MAX ((double)SK_IDX_MAX)
+
+static inline int32_t int_index(double ax)
+{
+    double r = nearbyint(ax);
+    return (int32_t)(r < SK_INT_MAX ? r : SK_INT_MAX);
+}
+
+/* Representative of bucket i of a slot (> 0). */
+static inline double slot_rep(const cm_stats_slot_t *s, int32_t i)
+{
+    return s->kind == CM_STAT_INTEGER ? (double)i : sk_rep(i);
+}
+
 /* ------------------------------------------------------------------ */
 /* Slots */
 
@@ -293,7 +310,7 @@ static double sketch_at_rank(const cm_stats_slot_t *s, uint64_t r)
     for (int32_t i = b->imax; i >= b->imin; i--) {
         uint64_t c = store_get(b, i);
         if (r < c)
-            return -sk_rep(i);
+            return -slot_rep(s, i);
         r -= c;
     }
     if (r < s->nzero)
@@ -303,7 +320,7 @@ static double sketch_at_rank(const cm_stats_slot_t *s, uint64_t r)
     for (int32_t i = b->imin; i <= b->imax; i++) {
         uint64_t c = store_get(b, i);
         if (r < c)
-            return sk_rep(i);
+            return slot_rep(s, i);
         r -= c;
     }
     return s->max; /* unreachable while the counts add up to n */
@@ -348,10 +365,10 @@ static double sketch_tail_sum(const cm_stats_slot_t *s, uint64_t k, int high)
     const sk_store_t *hi = high ? &s->neg : &s->pos;
     double sign = high ? 1.0 : -1.0;
     for (int32_t i = lo->imax; i >= lo->imin && left > 0; i--)
-        tail_take(s, store_get(lo, i), sign * sk_rep(i), &left, &sum);
+        tail_take(s, store_get(lo, i), sign * slot_rep(s, i), &left, &sum);
     tail_take(s, s->nzero, 0.0, &left, &sum);
     for (int32_t i = hi->imin; i <= hi->imax && left > 0; i++)
-        tail_take(s, store_get(hi, i), -sign * sk_rep(i), &left, &sum);
+        tail_take(s, store_get(hi, i), -sign * slot_rep(s, i), &left, &sum);
     return sum;
 }
 
@@ -378,7 +395,7 @@ int cm_stats_init(cm_stats_t *st, size_t nslots, const cm_stat_kind_t *kinds,
         return CM_EINTERNAL;
     for (size_t i = 0; i < nslots; i++)
         if ((int)kinds[i] < (int)CM_STAT_PLAIN ||
-            (int)kinds[i] > (int)CM_STAT_MOMENTS)
+            (int)kinds[i] > (int)CM_STAT_INTEGER)
             return CM_EINTERNAL;
     if (nslots > 0) {
         st->slots = calloc(nslots, sizeof *st->slots);
@@ -437,6 +454,12 @@ int cm_stats_add(cm_stats_t *st, const double *values)
                     s->values[s->nvalues++] = x;
                     s->sorted = 0;
                 }
+            } else if (s->kind == CM_STAT_INTEGER) {
+                int32_t k = int_index(fabs(x));
+                if (k == 0)
+                    s->nzero++;
+                else
+                    e = store_add(x > 0 ? &s->pos : &s->neg, k);
             } else if (x >= CM_STATS_ZERO) {
                 e = store_add(&s->pos, sk_index(x));
             } else if (x <= -CM_STATS_ZERO) {
@@ -814,7 +837,7 @@ int cm_stats_read(cm_stats_t *st, FILE *f)
     }
     for (size_t i = 0; rc == 0 && i < st->nslots; i++) {
         uint32_t kind;
-        if (get_u32(f, &kind) != 0 || kind > (uint32_t)CM_STAT_MOMENTS) {
+        if (get_u32(f, &kind) != 0 || kind > (uint32_t)CM_STAT_INTEGER) {
             rc = CM_EIO;
             break;
         }

@@ -1151,7 +1151,45 @@ static void test_write_read_round_trip(void)
     free(v);
 }
 
+/* INTEGER slots (calendar years): sketch quantiles are the exact order
+ * statistics of rank floor(q (n-1)), and the tail means exact. */
+static void test_integer_slots_exact(void)
+{
+    const size_t n = 20001;
+    double *v = malloc(n * sizeof *v);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 99);
+    cm_stat_kind_t kind = CM_STAT_INTEGER;
+    cm_stats_t st;
+    CHECK(cm_stats_init(&st, 1, &kind, 0) == 0);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = 2030.0 + (double)gsl_rng_uniform_int(r, 31); /* 2030..2060 */
+        CHECK(cm_stats_add(&st, &v[i]) == 0);
+    }
+    gsl_sort(v, 1, n);
+    cm_summary_t sm;
+    cm_stats_summary(&st, 0, &sm);
+    const double qs[5] = {0.05, 0.25, 0.5, 0.75, 0.95};
+    const double got[5] = {sm.p05, sm.p25, sm.p50, sm.p75, sm.p95};
+    for (int k = 0; k < 5; k++)
+        CHECK(got[k] == v[(size_t)floor(qs[k] * (double)(n - 1))]);
+    CHECK(sm.min == v[0] && sm.max == v[n - 1]);
+    /* negative whole numbers and zero too */
+    cm_stats_t st2;
+    CHECK(cm_stats_init(&st2, 1, &kind, 0) == 0);
+    const double w[5] = {-3, 0, 0, 2, 7};
+    for (int i = 0; i < 5; i++)
+        CHECK(cm_stats_add(&st2, &w[i]) == 0);
+    cm_stats_summary(&st2, 0, &sm);
+    CHECK(sm.p25 == 0.0 && sm.p50 == 0.0 && sm.p75 == 2.0 && sm.p05 == -3.0);
+    cm_stats_free(&st2);
+    cm_stats_free(&st);
+    gsl_rng_free(r);
+    free(v);
+}
+
 static const cm_test_t tests[] = {
+    {"integer_slots_exact", test_integer_slots_exact},
     {"moments_match_gsl", test_moments_match_gsl},
     {"exact_hand_case", test_exact_hand_case},
     {"exact_quantiles_match_gsl", test_exact_quantiles_match_gsl},

@@ -32,12 +32,12 @@
     X(MIN_DSCR, "min_dscr", CM_STAT_PLAIN, "ratio")                   \
     X(LLCR, "llcr", CM_STAT_PLAIN, "ratio")                           \
     X(DEFAULT, "default", CM_STAT_BINARY, "0/1")                      \
-    X(DEFAULT_YEAR, "default_year", CM_STAT_PLAIN, "calendar year")   \
+    X(DEFAULT_YEAR, "default_year", CM_STAT_INTEGER, "calendar year")   \
     X(EXPOSURE, "exposure_at_default", CM_STAT_TAIL_HIGH, "USD million") \
     X(EXPROPRIATED, "expropriated", CM_STAT_BINARY, "0/1")            \
-    X(PAYBACK_YEAR, "payback_year", CM_STAT_PLAIN, "calendar year")   \
+    X(PAYBACK_YEAR, "payback_year", CM_STAT_INTEGER, "calendar year")   \
     X(CAPEX, "capex", CM_STAT_TAIL_HIGH, "USD million")               \
-    X(FIRST_OUTPUT_YEAR, "first_output_year", CM_STAT_PLAIN, "calendar year") \
+    X(FIRST_OUTPUT_YEAR, "first_output_year", CM_STAT_INTEGER, "calendar year") \
     X(OUTPUT_TOTAL, "output_total", CM_STAT_PLAIN, "units")
 
 /* Portfolio scalars (financing per tranche name follows them). */

@@ -50,7 +50,11 @@ typedef enum {
     CM_STAT_BINARY,     /* 0/1: probability and its standard error */
     CM_STAT_TAIL_LOW,   /* money where low is bad: cvar05 = mean of lowest 5 % */
     CM_STAT_TAIL_HIGH,  /* money where high is bad: cvar05 = mean of highest 5 % */
-    CM_STAT_MOMENTS     /* mean/sd/min/max only, no quantiles (paired differences) */
+    CM_STAT_MOMENTS,    /* mean/sd/min/max only, no quantiles (paired differences) */
+    CM_STAT_INTEGER     /* whole numbers (calendar years): the sketch keeps one
+                           bucket per integer, so its quantiles are exact;
+                           values are rounded to the nearest integer for the
+                           quantiles; exact for |x| up to 70978 */
 } cm_stat_kind_t;
 
 typedef struct cm_stats_slot cm_stats_slot_t; /* private */
