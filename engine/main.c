@@ -89,7 +89,7 @@ typedef struct {
     const char *dump;
     uint64_t paths, seed;
     int has_paths, has_seed;
-    int threads, force, quiet, exact;
+    int threads, force, quiet, exact, reverse_blocks;
     cm_override_t *sets;
     size_t nsets;
 } args_t;
@@ -149,6 +149,9 @@ static int parse_args(int argc, char **argv, int first, args_t *a, int run)
             a->quiet = 1;
         } else if (strcmp(o, "--exact-quantiles") == 0) {
             a->exact = 1;
+        } else if (strcmp(o, "--reverse-blocks") == 0) {
+            /* for tests: compute blocks last to first (results must not change) */
+            a->reverse_blocks = 1;
         } else if (o[0] == '-') {
             return usage_error("unknown option '%s'", o);
         } else if (a->file == NULL) {
@@ -270,6 +273,7 @@ static int cmd_run(const args_t *a, int argc, char **argv)
     opt.progress_stream = stderr;
     opt.dump = dump;
     opt.stop = &stop_requested;
+    opt.reverse_blocks = a->reverse_blocks;
     if (!a->quiet)
         fprintf(stderr, "cmsim: %s: %llu paths, seed %llu\n", s.name,
                 (unsigned long long)s.paths, (unsigned long long)s.seed);
