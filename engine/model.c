@@ -99,10 +99,10 @@ static void simulate_prices(cm_model_ws_t *ws, uint64_t path)
     for (int t = 1; t < H; t++) {
         for (int m = 0; m < nm; m++) {
             const cm_mineral_t *mi = &s->minerals[m];
-            e[m] = mi->sigma > 0.0
-                       ? gsl_ran_gaussian_ziggurat(
-                             cm_stream_at(&ws->stream, mi->price_key, path, (unsigned)t, 0), 1.0)
-                       : 0.0;
+            /* drawn even when sigma is 0: through the Cholesky factor, e(m)
+             * also feeds the minerals correlated with m */
+            e[m] = gsl_ran_gaussian_ziggurat(
+                cm_stream_at(&ws->stream, mi->price_key, path, (unsigned)t, 0), 1.0);
         }
         if (s->correlated) {
             for (int i = 0; i < nm; i++) {
@@ -196,7 +196,7 @@ static void simulate_projects(cm_model_ws_t *ws, uint64_t path, double *out)
         cm_project_inputs_t in;
         in.capex = draw_at(ws, &pr->capex, pr->capex_key, path, 0);
         double k = draw_at(ws, &pr->build_years, pr->build_key, path, 0);
-        k = nearbyint(k);
+        k = round(k); /* nearest integer, halves away from zero */
         in.build_years = k < 1.0 ? 1 : (k > 100000.0 ? 100000 : (int)k);
         in.capacity = draw_at(ws, &pr->capacity, pr->capacity_key, path, 0);
         in.opex = draw_at(ws, &pr->opex, pr->opex_key, path, 0);
@@ -315,7 +315,7 @@ static void simulate_markets(cm_model_ws_t *ws, double *out)
             put(l, m, CM_MY_HHI, t, out, a.hhi);
             put(l, m, CM_MY_REGION_SHARE, t, out, a.region_share);
             put(l, m, CM_MY_TOP3_SHARE, t, out, a.top3_share);
-            put(l, m, CM_MY_EU65, t, out, a.eu65);
+            put(l, m, CM_MY_EU65, t, out, a.total > 0.0 ? (double)a.eu65 : NAN);
             put(l, m, CM_MY_DIVERSIFICATION, t, out, b.dominant_share - a.dominant_share);
             if (mi->has_controls) {
                 double shortfall = restricted ? mi->export_cut * mi->export_fraction * with[mi->dominant] : 0.0;

@@ -2,7 +2,7 @@
  * on one path (MODEL.md sections 4-6), with no randomness.
  *
  * Work per call: O(H x (1 + debt tranches)) plus two IRR solves (Brent,
- * each at most 100 iterations of an O(H) function).  No allocation.
+ * each at most 200 iterations of an O(H) function).  No allocation.
  *
  * Decisions where MODEL.md is silent (docs/model.md lists them):
  *  - debt lines (interest, principal, ds, balance) show the contractual
@@ -111,12 +111,15 @@ double cm_irr(const double *flows, int n, void *solver)
     int s_lo = sign_of(irr_h(lo, &ctx));
     int s_0 = sign_of(irr_h(0.0, &ctx)); /* = sum of flows */
     int s_hi = sign_of(irr_f(hi, &ctx));
-    if (s_0 == 0)
-        return 0.0;
+    /* MODEL.md: defined only when f changes sign between the ends. */
     if (s_lo == 0)
         return lo;
     if (s_hi == 0)
         return hi;
+    if (s_lo == s_hi)
+        return NAN;
+    if (s_0 == 0)
+        return 0.0;
     gsl_function fn = {NULL, &ctx};
     double a, b;
     if (s_lo != s_0) {

@@ -191,6 +191,79 @@ static void test_shock_correlation(void)
     cm_scenario_free(&s);
 }
 
+/* A mineral with sigma 0 still passes its shock to the minerals correlated
+ * with it, so their volatility stays sigma (MODEL.md: e are independent
+ * standard normals whatever the sigmas). */
+static void test_sigma0_correlated(void)
+{
+    cm_scenario_t s;
+    make_scenario(&s, 2, 4);
+    const double rho = 0.8;
+    s.minerals[0].sigma = 0.0;
+    s.minerals[1].sigma = 0.3;
+    s.correlation = calloc(4, sizeof(double));
+    s.chol = calloc(4, sizeof(double));
+    double R[4] = {1, rho, rho, 1}, L[4] = {1, 0, rho, sqrt(1 - rho * rho)};
+    memcpy(s.correlation, R, sizeof R);
+    memcpy(s.chol, L, sizeof L);
+    s.correlated = 1;
+    sim_t sim;
+    sim_init(&sim, &s);
+    const int N = 20000;
+    double sum = 0, sum2 = 0;
+    for (int p = 0; p < N; p++) {
+        cm_model_path(&sim.ws, (uint64_t)p, sim.out);
+        double d = log(price_at(&sim, 1, 2) / price_at(&sim, 1, 1));
+        sum += d;
+        sum2 += d * d;
+        CHECK_REL(price_at(&sim, 0, 3), 100.0, 1e-12);
+    }
+    double mean = sum / N, sd = sqrt((sum2 - N * mean * mean) / (N - 1));
+    CHECK_NEAR(sd, 0.3, 4.0 * 0.3 / sqrt(2.0 * N));
+    sim_free(&sim);
+    cm_scenario_free(&s);
+}
+
+/* Build years are rounded to the nearest integer, at least 1; utilisation
+ * is clamped to [0, 1]. */
+static void test_build_rounding_and_clamp(void)
+{
+    cm_scenario_t s;
+    make_scenario(&s, 1, 6);
+    s.ncountries = 1;
+    s.countries = calloc(1, sizeof *s.countries);
+    strcpy(s.countries[0].name, "A");
+    s.countries[0].expropriation = cm_dist_fixed(0.0);
+    s.nprojects = 1;
+    s.projects = calloc(1, sizeof *s.projects);
+    cm_project_t *p = &s.projects[0];
+    strcpy(p->name, "p");
+    p->route = -1;
+    p->capex = cm_dist_fixed(10.0);
+    p->capacity = cm_dist_fixed(100.0);
+    p->life = 10;
+    p->opex = cm_dist_fixed(0.0);
+    p->depreciation_years = 1;
+    p->ntranches = 1;
+    p->tranches = calloc(1, sizeof *p->tranches);
+    p->tranches[0] = (cm_tranche_t){"equity", CM_TRANCHE_EQUITY, 1.0, 0, 0, 0, CM_AMORT_ANNUITY, 0};
+    s.ntranche_names = 1;
+    strcpy(s.tranche_names[0], "equity");
+    const double k_in[4] = {0.2, 1.4, 1.6, 2.5};
+    const double first[4] = {2031, 2031, 2032, 2033}; /* 2.5 rounds up to 3 */
+    for (int i = 0; i < 4; i++) {
+        p->build_years = cm_dist_fixed(k_in[i]);
+        p->utilization = cm_dist_fixed(1.7); /* clamped to 1 */
+        sim_t sim;
+        sim_init(&sim, &s);
+        cm_model_path(&sim.ws, 0, sim.out);
+        CHECK(sim.out[cm_layout_project(&sim.layout, 0, CM_PO_FIRST_OUTPUT_YEAR)] == first[i]);
+        CHECK(sim.ws.q[5] == 100.0);
+        sim_free(&sim);
+    }
+    cm_scenario_free(&s);
+}
+
 /* Export-control chain: long-run restricted share = p_start / (p_start + p_end) */
 static void test_controls_long_run(void)
 {
@@ -378,6 +451,8 @@ int main(int argc, char **argv)
         {"jump_frequency", test_jump_frequency},
         {"shock_correlation", test_shock_correlation},
         {"controls_long_run", test_controls_long_run},
+        {"sigma0_correlated", test_sigma0_correlated},
+        {"build_rounding_and_clamp", test_build_rounding_and_clamp},
         {"market_known", test_market_known},
         {"market_with_project", test_market_with_project},
         {"path_purity", test_path_purity},

@@ -345,9 +345,116 @@ static void test_irr_edge_cases(void)
     double irr = cm_irr(longf, 1000, NULL);
     CHECK_NEAR(cm_npv(longf, 1000, irr), 0.0, 1e-6);
     CHECK_NEAR(irr, 0.05, 1e-9);
+    /* roots on both sides of 0 but no sign change between the ends:
+     * undefined (MODEL.md section 4), not the root nearer 0 */
+    const double two[3] = {-4, 8, -3};
+    CHECK(isnan(cm_irr(two, 3, NULL)));
     /* outside the bracket: returns above 1000 % are undefined */
     const double huge[2] = {-1, 100};
     CHECK(isnan(cm_irr(huge, 2, NULL)));
+}
+
+/* A default, then an expropriation: the lenders' claim stays at the
+ * default-year balance, equity gets nothing, both flags are set and the
+ * exposure is the default's. */
+static void test_default_then_expropriation(void)
+{
+    setup();
+    util[5] = 0.2; /* default in 5 (see default_known_year) */
+    proj.pri_cover = 0.9;
+    cm_project_lines_t L;
+    CHECK(cm_project_lines_init(&L, H) == 0);
+    cm_project_inputs_t in = inputs();
+    in.expro_year = 6;
+    double out[CM_PO_COUNT];
+    cm_project_eval(&scen, 0, &in, &L, out, NULL);
+    CHECK(out[CM_PO_DEFAULT] == 1.0 && out[CM_PO_EXPROPRIATED] == 1.0);
+    CHECK_REL(out[CM_PO_EXPOSURE], 36.3, TOL);
+    CHECK_REL(L.fcf[6], 0.9 * (36.3 + 30.0), TOL);
+    CHECK(L.equity_flow[6] == 0.0);
+    cm_project_lines_free(&L);
+}
+
+/* LLCR counts CFADS as 0 from an expropriation on: expropriated at the
+ * first repayment year, the LLCR is 0. */
+static void test_llcr_after_expropriation(void)
+{
+    setup();
+    cm_project_lines_t L;
+    CHECK(cm_project_lines_init(&L, H) == 0);
+    cm_project_inputs_t in = inputs();
+    in.expro_year = 5;
+    double out[CM_PO_COUNT];
+    cm_project_eval(&scen, 0, &in, &L, out, NULL);
+    CHECK_REL(out[CM_PO_LLCR], 62.9825 / 69.3, TOL);
+    in.expro_year = 4;
+    cm_project_eval(&scen, 0, &in, &L, out, NULL);
+    CHECK(out[CM_PO_LLCR] == 0.0);
+    cm_project_lines_free(&L);
+}
+
+/* A zero-rate annuity repays equal principal. */
+static void test_zero_rate_annuity(void)
+{
+    setup();
+    tranches[2].rate = 0.0;
+    tranches[2].tenor = 3;
+    tranches[2].grace = 0;
+    cm_project_lines_t L;
+    CHECK(cm_project_lines_init(&L, H) == 0);
+    cm_project_inputs_t in = inputs();
+    double out[CM_PO_COUNT];
+    cm_project_eval(&scen, 0, &in, &L, out, NULL);
+    for (int t = 3; t < 6; t++) {
+        CHECK_REL(L.principal[t], 20.0, TOL);
+        CHECK(L.interest_paid[t] == 0.0);
+    }
+    cm_project_lines_free(&L);
+}
+
+/* Capex that runs past the horizon: only the years inside count, and no
+ * output year exists. */
+static void test_capex_beyond_horizon(void)
+{
+    setup();
+    proj.start = 6;
+    cm_project_lines_t L;
+    CHECK(cm_project_lines_init(&L, H) == 0);
+    cm_project_inputs_t in = inputs();
+    in.build_years = 4;
+    double out[CM_PO_COUNT];
+    cm_project_eval(&scen, 0, &in, &L, out, NULL);
+    CHECK(L.capex[6] == 25.0 && L.capex[7] == 25.0);
+    CHECK(isnan(out[CM_PO_FIRST_OUTPUT_YEAR]));
+    CHECK(isnan(out[CM_PO_PAYBACK_YEAR]));
+    CHECK(isnan(out[CM_PO_IRR]));
+    CHECK(isnan(out[CM_PO_LLCR])); /* repayment would start after the horizon */
+    CHECK_REL(out[CM_PO_NPV], -25.0 / pow(1.1, 6) - 25.0 / pow(1.1, 7), TOL);
+    CHECK(out[CM_PO_OUTPUT_TOTAL] == 0.0);
+    cm_project_lines_free(&L);
+}
+
+/* All-equity project with operating losses: equity pays them (E = CFADS < 0),
+ * there is no DSCR and no default. */
+static void test_losses_paid_by_equity(void)
+{
+    setup();
+    proj.ntranches = 1;
+    tranches[0].share = 1.0;
+    cm_project_lines_t L;
+    CHECK(cm_project_lines_init(&L, H) == 0);
+    cm_project_inputs_t in = inputs();
+    in.opex = 120000.0; /* above the price: EBITDA < 0 */
+    double out[CM_PO_COUNT];
+    cm_project_eval(&scen, 0, &in, &L, out, NULL);
+    /* t = 4: revenue 100, royalty 5, opex 120: EBITDA -25, no tax */
+    CHECK_REL(L.ebitda[4], -25.0, TOL);
+    CHECK_REL(L.equity_flow[4], -25.0, TOL);
+    CHECK_REL(L.equity_flow[1], -50.0, TOL);
+    CHECK(out[CM_PO_DEFAULT] == 0.0);
+    CHECK(isnan(out[CM_PO_MIN_DSCR]) && isnan(out[CM_PO_LLCR]));
+    CHECK(isnan(out[CM_PO_IRR]) && isnan(out[CM_PO_PAYBACK_YEAR]));
+    cm_project_lines_free(&L);
 }
 
 static void test_npv_convention(void)
@@ -367,6 +474,11 @@ int main(int argc, char **argv)
         {"schedules_closed_form", test_schedules_closed_form},
         {"irr_edge_cases", test_irr_edge_cases},
         {"npv_convention", test_npv_convention},
+        {"default_then_expropriation", test_default_then_expropriation},
+        {"llcr_after_expropriation", test_llcr_after_expropriation},
+        {"zero_rate_annuity", test_zero_rate_annuity},
+        {"capex_beyond_horizon", test_capex_beyond_horizon},
+        {"losses_paid_by_equity", test_losses_paid_by_equity},
     };
     return CM_TEST_MAIN(tests);
 }

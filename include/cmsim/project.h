@@ -69,8 +69,8 @@ void cm_project_eval(const cm_scenario_t *s, int p, const cm_project_inputs_t *i
 double cm_npv(const double *flows, int n, double r);
 
 /* Internal rate of return on (-0.99, 10) by GSL's Brent bracketing solver
- * to 1e-10; NaN when f(x) = sum flows[t] (1+x)^-t has no sign change
- * between the ends (or the solver fails).  solver: a gsl_root_fsolver of
+ * to 1e-10; NaN when f(x) = sum flows[t] (1+x)^-t has the same sign at
+ * both ends (even if it has roots inside) or the solver fails.  solver: a gsl_root_fsolver of
  * type gsl_root_fsolver_brent from cm_project_lines_t, or NULL to allocate
  * one for this call.  Works for any n: f is evaluated scaled by a positive
  * factor where (1+x)^-t would overflow, which keeps its sign and roots. */
