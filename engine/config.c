@@ -680,6 +680,11 @@ static int get_int(ctx_t *c, const config_setting_t *g, const char *key,
     return 1;
 }
 
+/* Upper bound on durations in years (life, tenor, grace, depreciation):
+ * far beyond any horizon (at most 1000), and small enough that sums of
+ * year indices in the model never overflow an int. */
+#define CM_YEARS_MAX 10000
+
 static int get_int32(ctx_t *c, const config_setting_t *g, const char *key,
                      int required, int dflt, int lo, int hi, int *out)
 {
@@ -1533,8 +1538,8 @@ static void parse_financing(ctx_t *c, const config_setting_t *el, cm_project_t *
             shares_ok = 0;
         if (known && t->kind == CM_TRANCHE_DEBT) {
             get_num(c, te, "rate", 1, 0, R_RATE, &t->rate);
-            get_int32(c, te, "tenor", 1, 1, 1, INT_MAX, &t->tenor);
-            get_int32(c, te, "grace", 0, 0, 0, INT_MAX, &t->grace);
+            get_int32(c, te, "tenor", 1, 1, 1, CM_YEARS_MAX, &t->tenor);
+            get_int32(c, te, "grace", 0, 0, 0, CM_YEARS_MAX, &t->grace);
             const config_setting_t *am = config_setting_get_member(te, "amortisation");
             const char *a;
             t->amort = CM_AMORT_ANNUITY;
@@ -1596,12 +1601,12 @@ static void parse_projects(ctx_t *c, const config_setting_t *root, cm_scenario_t
         get_dist(c, el, "capacity", 1, 0, R_NONNEG, &p->capacity);
         int nr = get_num_array(c, el, "ramp_up", 0, CM_RAMP_MAX, R_PROB, p->ramp_up);
         p->nramp = nr > 0 ? nr : 0;
-        get_int32(c, el, "life", 1, 1, 1, INT_MAX, &p->life);
+        get_int32(c, el, "life", 1, 1, 1, CM_YEARS_MAX, &p->life);
         get_dist(c, el, "utilization", 1, 1, R_ANY, &p->utilization);
         get_dist(c, el, "opex", 1, 0, R_ANY, &p->opex);
         get_num(c, el, "royalty", 1, 0, R_PROB, &p->royalty);
         get_num(c, el, "tax", 1, 0, R_PROB, &p->tax);
-        get_int32(c, el, "depreciation_years", 1, 1, 1, INT_MAX, &p->depreciation_years);
+        get_int32(c, el, "depreciation_years", 1, 1, 1, CM_YEARS_MAX, &p->depreciation_years);
         get_num(c, el, "discount_rate", 0, s->discount_rate, R_RATE, &p->discount_rate);
         get_num(c, el, "equity_discount_rate", 0, s->equity_discount_rate, R_RATE,
                 &p->equity_discount_rate);

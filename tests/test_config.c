@@ -705,6 +705,8 @@ static const bad_case_t bad_cases[] = {
      "projects.[0].tax: missing required setting (expected a number in [0, 1])", 1},
     {"string for a number", "paths = 100;", "paths = \"100\";", NULL, NULL, 4,
      "run.paths: expected an integer, got a string", 1},
+    {"absurd life (int overflow in the model)", "life = 15;", "life = 2000000000;", NULL, NULL, 43,
+     "projects.[0].life: expected an integer in [1, 10000], got 2000000000", 1},
     {"float for an integer", "life = 15;", "life = 15.5;", NULL, NULL, 43,
      "projects.[0].life: expected an integer, got the floating-point number 15.5", 1},
     {"group for an array", "ramp_up = [ 0.5 ];", "ramp_up = { a = 0.5; };", NULL, NULL, 42,
