@@ -2266,6 +2266,59 @@ static int quoted_on_line(const char *path, int line, char *buf, size_t size)
     return found;
 }
 
+/* Set up c for file and read it into cfg, with includes resolved against
+ * the file's folder.  Returns 0, CM_EIO or CM_ECONFIG (diagnostic added;
+ * cfg is then destroyed). */
+static int read_config(ctx_t *c, config_t *cfg, const char *file, cm_diag_t *diag)
+{
+    memset(c, 0, sizeof *c);
+    c->file = file ? file : "";
+    c->diag = diag;
+    config_init(cfg);
+
+    /* Includes resolve against the including file's folder. */
+    const char *slash = strrchr(c->file, '/');
+    if (slash != NULL) {
+        size_t len = (size_t)(slash - c->file);
+        if (len == 0)
+            len = 1; /* the file sits in "/" */
+        if (len < sizeof c->include_dir) {
+            memcpy(c->include_dir, c->file, len);
+            c->include_dir[len] = '\0';
+            config_set_include_dir(cfg, c->include_dir);
+        }
+    }
+
+    errno = 0;
+    if (!config_read_file(cfg, c->file)) {
+        int rc, err = errno;
+        if (config_error_file(cfg) == NULL && config_error_type(cfg) == CONFIG_ERR_FILE_IO) {
+            if (err == 0)
+                err = read_errno(c->file); /* e.g. a folder opens, then fails */
+            cm_diag_add(diag, CM_EIO, c->file, 0, "", "cannot read the scenario file: %s",
+                        err ? strerror(err) : "unknown error");
+            rc = CM_EIO;
+        } else {
+            char where[256], msg[512], inc[256];
+            c->main_cfg_name = cfg->num_filenames > 0 ? cfg->filenames[0] : c->file;
+            display_file(c, config_error_file(cfg), where, sizeof where);
+            format(msg, sizeof msg, "%s",
+                     config_error_text(cfg) ? config_error_text(cfg) : "syntax error");
+            if (strstr(msg, "include") != NULL &&
+                quoted_on_line(where, config_error_line(cfg), inc, sizeof inc))
+                append(msg, sizeof msg, " \"%s\" (looked for %s%s%s%s%s)", inc,
+                       c->include_dir, c->include_dir[0] ? "/" : "", inc,
+                       err ? ": " : "", err ? strerror(err) : "");
+            cm_diag_add(diag, CM_ECONFIG, where, config_error_line(cfg), "", "%s", msg);
+            rc = CM_ECONFIG;
+        }
+        config_destroy(cfg);
+        return rc;
+    }
+    c->main_cfg_name = cfg->num_filenames > 0 ? cfg->filenames[0] : c->file;
+    return CM_EOK;
+}
+
 int cm_config_load(const char *file, const cm_override_t *overrides,
                    size_t noverrides, cm_scenario_t *out, cm_diag_t *diag)
 {
@@ -2275,51 +2328,9 @@ int cm_config_load(const char *file, const cm_override_t *overrides,
 
     gsl_set_error_handler_off();
     cm_scenario_init(out);
-    memset(&c, 0, sizeof c);
-    c.file = file ? file : "";
-    c.diag = diag;
-    config_init(&cfg);
-
-    /* Includes resolve against the including file's folder. */
-    const char *slash = strrchr(c.file, '/');
-    if (slash != NULL) {
-        size_t len = (size_t)(slash - c.file);
-        if (len == 0)
-            len = 1; /* the file sits in "/" */
-        if (len < sizeof c.include_dir) {
-            memcpy(c.include_dir, c.file, len);
-            c.include_dir[len] = '\0';
-            config_set_include_dir(&cfg, c.include_dir);
-        }
-    }
-
-    errno = 0;
-    if (!config_read_file(&cfg, c.file)) {
-        int err = errno;
-        if (config_error_file(&cfg) == NULL && config_error_type(&cfg) == CONFIG_ERR_FILE_IO) {
-            if (err == 0)
-                err = read_errno(c.file); /* e.g. a folder opens, then fails */
-            cm_diag_add(diag, CM_EIO, c.file, 0, "", "cannot read the scenario file: %s",
-                        err ? strerror(err) : "unknown error");
-            rc = CM_EIO;
-        } else {
-            char where[256], msg[512], inc[256];
-            c.main_cfg_name = cfg.num_filenames > 0 ? cfg.filenames[0] : c.file;
-            display_file(&c, config_error_file(&cfg), where, sizeof where);
-            format(msg, sizeof msg, "%s",
-                     config_error_text(&cfg) ? config_error_text(&cfg) : "syntax error");
-            if (strstr(msg, "include") != NULL &&
-                quoted_on_line(where, config_error_line(&cfg), inc, sizeof inc))
-                append(msg, sizeof msg, " \"%s\" (looked for %s%s%s%s%s)", inc,
-                       c.include_dir, c.include_dir[0] ? "/" : "", inc,
-                       err ? ": " : "", err ? strerror(err) : "");
-            cm_diag_add(diag, CM_ECONFIG, where, config_error_line(&cfg), "", "%s", msg);
-            rc = CM_ECONFIG;
-        }
-        config_destroy(&cfg);
+    rc = read_config(&c, &cfg, file, diag);
+    if (rc != CM_EOK)
         return rc;
-    }
-    c.main_cfg_name = cfg.num_filenames > 0 ? cfg.filenames[0] : c.file;
 
     scan_literals(&c, &cfg);
     for (size_t i = 0; i < noverrides; i++)
@@ -2339,6 +2350,610 @@ int cm_config_load(const char *file, const cm_override_t *overrides,
     } else {
         cm_scenario_free(out);
     }
+    free(c.bad);
+    free(c.over);
+    config_destroy(&cfg);
+    return rc;
+}
+
+/* ======================================================================== */
+/* Batches: a reference scenario, variants and sweeps                      */
+
+static const char *const K_BATCH[] = {"reference", "variants", "sweeps", NULL};
+static const char *const K_VARIANT[] = {"name", "description", "set", NULL};
+static const char *const K_SET[] = {"path", "paths", "value", NULL};
+static const char *const K_SWEEP[] = {"name", "description", "base", "parameters", NULL};
+static const char *const K_PARAM[] = {"path", "paths", "balance", "total", "values",
+                                      "start", "stop", "step", NULL};
+
+/* Most scenarios one sweep may expand into. */
+#define CM_SWEEP_MAX 10000
+
+/* A growing string. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int nomem;
+} sbuf_t;
+
+static void sb_add(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sb_add(sbuf_t *b, const char *fmt, ...)
+{
+    if (b->nomem)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = b->cap - b->len;
+        int w = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (w < 0) {
+            b->nomem = 1;
+            return;
+        }
+        if ((size_t)w < room) {
+            b->len += (size_t)w;
+            return;
+        }
+        size_t ncap = b->cap ? 2 * b->cap : 128;
+        while (ncap < b->len + (size_t)w + 1)
+            ncap *= 2;
+        char *p = realloc(b->s, ncap);
+        if (p == NULL) {
+            b->nomem = 1;
+            return;
+        }
+        b->s = p;
+        b->cap = ncap;
+    }
+}
+
+/* A double written so that libconfig reads it back as the same float. */
+static void sb_float(sbuf_t *b, double v)
+{
+    char tmp[40];
+    snprintf(tmp, sizeof tmp, "%.17g", v);
+    for (char *p = tmp; *p; p++)
+        if (*p == ',')
+            *p = '.'; /* a locale with decimal commas */
+    sb_add(b, "%s%s", tmp, strpbrk(tmp, ".eEn") ? "" : ".0");
+}
+
+/* A setting's value in libconfig syntax (what an override takes). */
+static void value_text(sbuf_t *b, const config_setting_t *s)
+{
+    int n = config_setting_length(s);
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_INT:
+        sb_add(b, "%d", config_setting_get_int(s));
+        break;
+    case CONFIG_TYPE_INT64:
+        sb_add(b, "%lldL", config_setting_get_int64(s));
+        break;
+    case CONFIG_TYPE_FLOAT:
+        sb_float(b, config_setting_get_float(s));
+        break;
+    case CONFIG_TYPE_BOOL:
+        sb_add(b, "%s", config_setting_get_bool(s) ? "true" : "false");
+        break;
+    case CONFIG_TYPE_STRING:
+        sb_add(b, "\"");
+        for (const char *p = config_setting_get_string(s); *p; p++) {
+            if (*p == '"' || *p == '\\')
+                sb_add(b, "\\%c", *p);
+            else if ((unsigned char)*p < 0x20)
+                sb_add(b, "\\x%02x", (unsigned char)*p);
+            else
+                sb_add(b, "%c", *p);
+        }
+        sb_add(b, "\"");
+        break;
+    case CONFIG_TYPE_ARRAY:
+    case CONFIG_TYPE_LIST:
+        sb_add(b, "%s", config_setting_type(s) == CONFIG_TYPE_ARRAY ? "[" : "(");
+        for (int i = 0; i < n; i++) {
+            if (i > 0)
+                sb_add(b, ", ");
+            value_text(b, config_setting_get_elem(s, (unsigned)i));
+        }
+        sb_add(b, "%s", config_setting_type(s) == CONFIG_TYPE_ARRAY ? "]" : ")");
+        break;
+    case CONFIG_TYPE_GROUP:
+        sb_add(b, "{ ");
+        for (int i = 0; i < n; i++) {
+            const config_setting_t *m = config_setting_get_elem(s, (unsigned)i);
+            sb_add(b, "%s = ", config_setting_name(m));
+            value_text(b, m);
+            sb_add(b, "; ");
+        }
+        sb_add(b, "}");
+        break;
+    default:
+        break;
+    }
+}
+
+/* One scenario of the batch before loading: a name and its overrides. */
+typedef struct {
+    char name[CM_NAME_MAX];
+    char description[512];
+    const config_setting_t *where; /* the setting that defines it */
+    size_t n, cap;
+    char **paths, **values;        /* owned */
+} variant_t;
+
+static void variant_free(variant_t *v)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        free(v->paths[i]);
+        free(v->values[i]);
+    }
+    free(v->paths);
+    free(v->values);
+    memset(v, 0, sizeof *v);
+}
+
+static int variant_add(ctx_t *c, variant_t *v, const char *path, const char *value)
+{
+    size_t cap = v->cap;
+    char **p = grow(c, v->paths, &cap, v->n + 1, sizeof *p);
+    if (p == NULL)
+        return 0;
+    v->paths = p;
+    cap = v->cap;
+    char **q = grow(c, v->values, &cap, v->n + 1, sizeof *q);
+    if (q == NULL)
+        return 0;
+    v->values = q;
+    v->cap = cap;
+    char *a = strdup(path), *b = strdup(value);
+    if (a == NULL || b == NULL) {
+        free(a);
+        free(b);
+        nomem(c);
+        return 0;
+    }
+    v->paths[v->n] = a;
+    v->values[v->n] = b;
+    v->n++;
+    return 1;
+}
+
+static int variant_copy(ctx_t *c, variant_t *dst, const variant_t *src)
+{
+    for (size_t i = 0; i < src->n; i++)
+        if (!variant_add(c, dst, src->paths[i], src->values[i]))
+            return 0;
+    return 1;
+}
+
+/* The setting paths named by g.path (a string) and/or g.paths (strings),
+ * or g.<key> alone when key is given.  Calls fn for each; returns the count,
+ * 0 after an error. */
+static int each_path(ctx_t *c, const config_setting_t *g, const char *key,
+                     const char **out, int max)
+{
+    int n = 0;
+    const char *keys[2] = {key ? key : "path", key ? NULL : "paths"};
+    for (int k = 0; k < 2; k++) {
+        if (keys[k] == NULL)
+            continue;
+        const config_setting_t *s = config_setting_get_member(g, keys[k]);
+        if (s == NULL)
+            continue;
+        if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+            if (n < max)
+                out[n++] = config_setting_get_string(s);
+            continue;
+        }
+        if (config_setting_type(s) != CONFIG_TYPE_ARRAY || config_setting_length(s) == 0) {
+            report(c, s, NULL, "expected a setting path or a non-empty array of them, got %s",
+                   type_name(s));
+            return 0;
+        }
+        for (int i = 0; i < config_setting_length(s); i++) {
+            const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+            if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+                report(c, e, NULL, "expected a setting path (string), got %s", type_name(e));
+                return 0;
+            }
+            if (n < max)
+                out[n++] = config_setting_get_string(e);
+        }
+    }
+    if (n == 0 && key == NULL)
+        report(c, g, "path", "missing: give `path` or `paths`");
+    if (n >= max) {
+        report(c, g, NULL, "too many paths (at most %d)", max - 1);
+        return 0;
+    }
+    return n;
+}
+
+#define CM_PATHS_MAX 256
+
+static void parse_variant(ctx_t *c, const config_setting_t *g, variant_t *v)
+{
+    check_keys(c, g, K_VARIANT, "a batch variant");
+    v->where = g;
+    get_name(c, g, "name", 1, v->name);
+    get_str(c, g, "description", 0, "", v->description, sizeof v->description);
+    const config_setting_t *set = config_setting_get_member(g, "set");
+    if (set == NULL)
+        return; /* a variant with no change: the reference under another name */
+    if (config_setting_type(set) != CONFIG_TYPE_LIST) {
+        report(c, set, NULL, "expected a list ( { path = ...; value = ...; }, ... ), got %s",
+               type_name(set));
+        return;
+    }
+    for (int i = 0; i < config_setting_length(set); i++) {
+        const config_setting_t *e = config_setting_get_elem(set, (unsigned)i);
+        if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+            report(c, e, NULL, "expected a group { path = ...; value = ...; }, got %s",
+                   type_name(e));
+            continue;
+        }
+        check_keys(c, e, K_SET, "a batch setting");
+        const char *paths[CM_PATHS_MAX];
+        int np = each_path(c, e, NULL, paths, CM_PATHS_MAX);
+        const config_setting_t *val = config_setting_get_member(e, "value");
+        if (val == NULL) {
+            report(c, e, "value", "missing required setting (the new value)");
+            continue;
+        }
+        sbuf_t b = {0};
+        value_text(&b, val);
+        if (b.nomem)
+            nomem(c);
+        for (int k = 0; k < np && !b.nomem; k++)
+            variant_add(c, v, paths[k], b.s ? b.s : "");
+        free(b.s);
+    }
+}
+
+/* A number rounded to 12 significant digits (sweep values). */
+static double round12(double v)
+{
+    char tmp[40];
+    snprintf(tmp, sizeof tmp, "%.12g", v);
+    return strtod(tmp, NULL);
+}
+
+typedef struct {
+    const char *paths[CM_PATHS_MAX];
+    int np;
+    const char *balance[CM_PATHS_MAX];
+    int nb;
+    double total;
+    double *values;
+    int nvalues;
+} param_t;
+
+static int parse_param(ctx_t *c, const config_setting_t *g, param_t *p)
+{
+    memset(p, 0, sizeof *p);
+    check_keys(c, g, K_PARAM, "a sweep parameter");
+    p->np = each_path(c, g, NULL, p->paths, CM_PATHS_MAX);
+    if (p->np == 0)
+        return 0;
+    if (config_setting_get_member(g, "balance") != NULL) {
+        p->nb = each_path(c, g, "balance", p->balance, CM_PATHS_MAX);
+        if (p->nb == 0 || !get_num(c, g, "total", 1, 0.0, R_ANY, &p->total))
+            return 0;
+    } else if (config_setting_get_member(g, "total") != NULL) {
+        report(c, config_setting_get_member(g, "total"), NULL,
+               "`total` only goes with `balance`");
+        return 0;
+    }
+    const config_setting_t *vals = config_setting_get_member(g, "values");
+    int has_range = config_setting_get_member(g, "start") != NULL ||
+                    config_setting_get_member(g, "stop") != NULL ||
+                    config_setting_get_member(g, "step") != NULL;
+    if ((vals != NULL) == has_range) {
+        report(c, g, NULL, "give either `values` or `start`, `stop` and `step`");
+        return 0;
+    }
+    if (vals != NULL) {
+        int n = config_setting_length(vals);
+        if (config_setting_type(vals) != CONFIG_TYPE_ARRAY || n == 0) {
+            report(c, vals, NULL, "expected a non-empty array of numbers, got %s",
+                   type_name(vals));
+            return 0;
+        }
+        p->values = calloc((size_t)n, sizeof *p->values);
+        if (p->values == NULL) {
+            nomem(c);
+            return 0;
+        }
+        for (int i = 0; i < n; i++)
+            if (!num_value(c, config_setting_get_elem(vals, (unsigned)i), &p->values[i]))
+                return 0;
+        p->nvalues = n;
+        return 1;
+    }
+    double start, stop, step;
+    if (!get_num(c, g, "start", 1, 0.0, R_ANY, &start) |
+        !get_num(c, g, "stop", 1, 0.0, R_ANY, &stop) |
+        !get_num(c, g, "step", 1, 0.0, R_ANY, &step))
+        return 0;
+    const config_setting_t *st = config_setting_get_member(g, "step");
+    if (step == 0.0 || (stop - start) / step < 0.0) {
+        report(c, st, NULL, "step %g does not lead from start %g to stop %g", step, start, stop);
+        return 0;
+    }
+    double count = floor((stop - start) / step + 1e-9) + 1.0;
+    if (count > CM_SWEEP_MAX) {
+        report(c, st, NULL, "the range gives %.0f values; at most %d", count, CM_SWEEP_MAX);
+        return 0;
+    }
+    p->nvalues = (int)count;
+    p->values = calloc((size_t)p->nvalues, sizeof *p->values);
+    if (p->values == NULL) {
+        nomem(c);
+        return 0;
+    }
+    for (int i = 0; i < p->nvalues; i++)
+        p->values[i] = start + i * step;
+    return 1;
+}
+
+/* Expand sweep g into variants appended to *vars. */
+static void parse_sweep(ctx_t *c, const config_setting_t *g, variant_t **vars, size_t *nvars,
+                        size_t *capvars, size_t nplain)
+{
+    check_keys(c, g, K_SWEEP, "a batch sweep");
+    char name[CM_NAME_MAX], base[CM_NAME_MAX], desc[512];
+    if (!get_name(c, g, "name", 1, name))
+        return;
+    get_str(c, g, "description", 0, "", desc, sizeof desc);
+    /* an index, not a pointer: *vars moves as it grows */
+    size_t from = SIZE_MAX;
+    if (config_setting_get_member(g, "base") != NULL) {
+        if (!get_name(c, g, "base", 1, base))
+            return;
+        for (size_t i = 1; i < nplain; i++)
+            if (strcmp((*vars)[i].name, base) == 0)
+                from = i;
+        if (from == SIZE_MAX) {
+            report(c, config_setting_get_member(g, "base"), NULL,
+                   "no variant named '%s' (a sweep's base must be a variant defined above)",
+                   base);
+            return;
+        }
+    }
+    const config_setting_t *params = config_setting_get_member(g, "parameters");
+    if (params == NULL || config_setting_type(params) != CONFIG_TYPE_LIST ||
+        config_setting_length(params) == 0) {
+        if (params == NULL)
+            report(c, g, "parameters", "missing required setting (a list of parameters)");
+        else
+            report(c, params, NULL, "expected a non-empty list of parameter groups, got %s",
+                   type_name(params));
+        return;
+    }
+    int np = config_setting_length(params);
+    param_t *ps = calloc((size_t)np, sizeof *ps);
+    if (ps == NULL) {
+        nomem(c);
+        return;
+    }
+    int ok = 1;
+    double total = 1.0;
+    for (int i = 0; i < np; i++) {
+        const config_setting_t *e = config_setting_get_elem(params, (unsigned)i);
+        if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+            report(c, e, NULL, "expected a parameter group, got %s", type_name(e));
+            ok = 0;
+            continue;
+        }
+        ok &= parse_param(c, e, &ps[i]);
+        total *= ps[i].nvalues;
+    }
+    if (ok && total > CM_SWEEP_MAX) {
+        report(c, params, NULL, "the sweep expands into %.0f scenarios; at most %d", total,
+               CM_SWEEP_MAX);
+        ok = 0;
+    }
+    int ncomb = ok ? (int)total : 0;
+    int width = snprintf(NULL, 0, "%d", ncomb);
+    for (int k = 0; k < ncomb && !c->nomem; k++) {
+        variant_t *nv = grow(c, *vars, capvars, *nvars + 1, sizeof **vars);
+        if (nv == NULL)
+            break;
+        *vars = nv;
+        variant_t *v = &nv[(*nvars)++];
+        memset(v, 0, sizeof *v);
+        v->where = g;
+        format(v->name, sizeof v->name, "%s_%0*d", name, width, k + 1);
+        format(v->description, sizeof v->description, "%s%s", desc, desc[0] ? ": " : "");
+        if (from != SIZE_MAX) {
+            variant_copy(c, v, &nv[from]);
+            append(v->description, sizeof v->description, "%s + ", nv[from].name);
+        }
+        int rest = k; /* the last parameter varies fastest */
+        for (int i = 0; i < np; i++) {
+            int stride = 1;
+            for (int j = i + 1; j < np; j++)
+                stride *= ps[j].nvalues;
+            int idx = (rest / stride) % ps[i].nvalues;
+            double val = round12(ps[i].values[idx]);
+            sbuf_t b = {0};
+            sb_float(&b, val);
+            for (int q = 0; q < ps[i].np && !b.nomem; q++)
+                variant_add(c, v, ps[i].paths[q], b.s);
+            append(v->description, sizeof v->description, "%s%s = %.12g", i ? ", " : "",
+                   ps[i].paths[0], val);
+            if (ps[i].np > 1)
+                append(v->description, sizeof v->description, " (and %d more)", ps[i].np - 1);
+            if (ps[i].nb > 0) {
+                b.len = 0;
+                sb_float(&b, round12(ps[i].total - val));
+                for (int q = 0; q < ps[i].nb && !b.nomem; q++)
+                    variant_add(c, v, ps[i].balance[q], b.s);
+            }
+            if (b.nomem)
+                nomem(c);
+            free(b.s);
+        }
+    }
+    for (int i = 0; i < np; i++)
+        free(ps[i].values);
+    free(ps);
+}
+
+void cm_batch_init(cm_batch_t *b)
+{
+    memset(b, 0, sizeof *b);
+}
+
+void cm_batch_free(cm_batch_t *b)
+{
+    if (b == NULL)
+        return;
+    for (int i = 0; i < b->nscen; i++)
+        cm_scenario_free(&b->scen[i]);
+    free(b->scen);
+    memset(b, 0, sizeof *b);
+}
+
+int cm_batch_load(const char *file, const cm_override_t *cli, size_t ncli,
+                  const char *only, cm_batch_t *out, cm_diag_t *diag)
+{
+    ctx_t c;
+    config_t cfg;
+    cm_batch_init(out);
+    int rc = read_config(&c, &cfg, file, diag);
+    if (rc != CM_EOK)
+        return rc;
+    const config_setting_t *root = config_root_setting(&cfg);
+    const config_setting_t *batch = config_setting_get_member(root, "batch");
+    const config_setting_t *nm = config_setting_get_member(root, "name");
+    if (nm != NULL && config_setting_type(nm) == CONFIG_TYPE_STRING)
+        format(out->name, sizeof out->name, "%s", config_setting_get_string(nm));
+
+    variant_t *vars = NULL; /* vars[0] is the reference */
+    size_t nvars = 0, capvars = 0;
+    vars = grow(&c, NULL, &capvars, 8, sizeof *vars);
+    if (vars != NULL) {
+        memset(&vars[0], 0, sizeof vars[0]);
+        nvars = 1;
+        format(vars[0].name, sizeof vars[0].name, "%s", out->name);
+    }
+    if (batch != NULL && vars != NULL && config_setting_type(batch) == CONFIG_TYPE_GROUP) {
+        check_keys(&c, batch, K_BATCH, "the batch group");
+        if (config_setting_get_member(batch, "reference") != NULL)
+            get_name(&c, batch, "reference", 1, vars[0].name);
+        else
+            format(vars[0].name, sizeof vars[0].name, "reference");
+        vars[0].where = batch;
+        const config_setting_t *vl = config_setting_get_member(batch, "variants");
+        if (vl != NULL && config_setting_type(vl) != CONFIG_TYPE_LIST) {
+            report(&c, vl, NULL, "expected a list of variant groups, got %s", type_name(vl));
+            vl = NULL;
+        }
+        for (int i = 0; vl != NULL && i < config_setting_length(vl) && !c.nomem; i++) {
+            const config_setting_t *e = config_setting_get_elem(vl, (unsigned)i);
+            if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+                report(&c, e, NULL, "expected a variant group, got %s", type_name(e));
+                continue;
+            }
+            variant_t *nv = grow(&c, vars, &capvars, nvars + 1, sizeof *vars);
+            if (nv == NULL)
+                break;
+            vars = nv;
+            memset(&vars[nvars], 0, sizeof vars[nvars]);
+            parse_variant(&c, e, &vars[nvars++]);
+        }
+        size_t nplain = nvars;
+        const config_setting_t *sl = config_setting_get_member(batch, "sweeps");
+        if (sl != NULL && config_setting_type(sl) != CONFIG_TYPE_LIST) {
+            report(&c, sl, NULL, "expected a list of sweep groups, got %s", type_name(sl));
+            sl = NULL;
+        }
+        for (int i = 0; sl != NULL && i < config_setting_length(sl) && !c.nomem; i++) {
+            const config_setting_t *e = config_setting_get_elem(sl, (unsigned)i);
+            if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+                report(&c, e, NULL, "expected a sweep group, got %s", type_name(e));
+                continue;
+            }
+            parse_sweep(&c, e, &vars, &nvars, &capvars, nplain);
+        }
+        /* names must be unique: they label every row of the results */
+        for (size_t i = 0; i < nvars; i++)
+            for (size_t j = 0; j < i; j++)
+                if (vars[i].name[0] && strcmp(vars[i].name, vars[j].name) == 0) {
+                    report(&c, vars[i].where, NULL,
+                           "scenario name '%s' is used twice in the batch", vars[i].name);
+                    break;
+                }
+    }
+
+    /* which scenarios to load */
+    size_t first = 0, last = nvars;
+    if (only != NULL && c.errors == 0 && !c.nomem) {
+        near_t nr;
+        near_init(&nr, only);
+        first = nvars;
+        for (size_t i = 0; i < nvars; i++) {
+            near_consider(&nr, vars[i].name);
+            if (strcmp(vars[i].name, only) == 0)
+                first = i;
+        }
+        if (first == nvars) {
+            char h[160];
+            cm_diag_add(diag, CM_ECONFIG, c.file, 0, "", "no scenario named '%s' in the batch%s",
+                        only, hint(&nr, h, sizeof h));
+            c.errors++;
+        }
+        last = first + 1;
+    }
+
+    if (c.errors == 0 && !c.nomem && nvars > 0) {
+        out->scen = calloc(last - first, sizeof *out->scen);
+        if (out->scen == NULL)
+            nomem(&c);
+        for (size_t i = first; out->scen != NULL && i < last; i++) {
+            const variant_t *v = &vars[i];
+            size_t n = ncli + v->n;
+            cm_override_t *ov = calloc(n + 1, sizeof *ov);
+            if (ov == NULL) {
+                nomem(&c);
+                break;
+            }
+            for (size_t k = 0; k < ncli; k++)
+                ov[k] = cli[k];
+            for (size_t k = 0; k < v->n; k++)
+                ov[ncli + k] = (cm_override_t){v->paths[k], v->values[k]};
+            cm_scenario_t *sc = &out->scen[out->nscen];
+            size_t before = cm_diag_errors(diag);
+            int lrc = cm_config_load(c.file, ov, n, sc, diag);
+            free(ov);
+            if (lrc != CM_EOK) {
+                if (lrc == CM_ENOMEM)
+                    c.nomem = 1;
+                if (i > 0 && cm_diag_errors(diag) > before)
+                    report(&c, v->where, NULL,
+                           "scenario '%s' of the batch does not validate (errors above)",
+                           v->name);
+                else
+                    c.errors++;
+                continue;
+            }
+            format(sc->name, sizeof sc->name, "%s", v->name);
+            if (i > 0)
+                format(sc->description, sizeof sc->description, "%s", v->description);
+            out->nscen++;
+        }
+        out->reference_included = first == 0;
+    }
+
+    for (size_t i = 0; i < nvars; i++)
+        variant_free(&vars[i]);
+    free(vars);
+    rc = c.nomem ? CM_ENOMEM : c.errors > 0 ? CM_ECONFIG : CM_EOK;
+    if (rc != CM_EOK)
+        cm_batch_free(out);
     free(c.bad);
     free(c.over);
     config_destroy(&cfg);

@@ -35,7 +35,7 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
     fputs("usage: cmsim run FILE [options]     simulate a scenario (or batch) and write results\n"
-          "       cmsim validate FILE [--set PATH=VALUE ...]\n"
+          "       cmsim validate FILE [--set PATH=VALUE ...] [--scenario NAME]\n"
           "                                     check a scenario and summarise what it holds\n"
           "       cmsim --help | --version\n"
           "\n"
@@ -49,6 +49,7 @@ static void usage(FILE *f)
           "  --dump-paths FILE   also write every path's scalar outcomes (CSV)\n"
           "  --exact-quantiles   keep every value: exact quantiles (memory grows with paths)\n"
           "  --set PATH=VALUE    override any setting, e.g. --set projects.kz_cu.royalty=0.05\n"
+          "  --scenario NAME     run (or validate) only this scenario of a batch\n"
           "\n"
           "exit status: 0 success, 1 internal error, 2 configuration error, 3 usage error,\n"
           "             4 input/output error, 5 output exists (use --force), 6 out of memory,\n"
@@ -85,6 +86,7 @@ static int parse_u64(const char *s, uint64_t *out)
 
 typedef struct {
     const char *file;
+    const char *only;
     const char *out;
     const char *dump;
     uint64_t paths, seed;
@@ -100,6 +102,13 @@ static int parse_args(int argc, char **argv, int first, args_t *a, int run)
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t u;
+        if (strcmp(o, "--scenario") == 0) {
+            if (v == NULL || v[0] == '\0')
+                return usage_error("--scenario needs a scenario name");
+            a->only = v;
+            i++;
+            continue;
+        }
         if (strcmp(o, "--set") == 0) {
             if (v == NULL || strchr(v, '=') == NULL)
                 return usage_error("--set needs PATH=VALUE, got '%s'", v ? v : "");
@@ -175,9 +184,9 @@ static void split_sets(args_t *a)
     }
 }
 
-static int load(const args_t *a, cm_scenario_t *s, cm_diag_t *diag)
+static int load(const args_t *a, cm_batch_t *b, cm_diag_t *diag)
 {
-    int rc = cm_config_load(a->file, a->sets, a->nsets, s, diag);
+    int rc = cm_batch_load(a->file, a->sets, a->nsets, a->only, b, diag);
     if (rc != CM_EOK) {
         cm_diag_print(diag, stderr);
         fprintf(stderr, "cmsim: %s: %zu error%s\n", a->file, cm_diag_errors(diag),
@@ -186,38 +195,49 @@ static int load(const args_t *a, cm_scenario_t *s, cm_diag_t *diag)
     return rc;
 }
 
+static void print_scenario(const cm_scenario_t *s)
+{
+    printf("  run: %llu paths, seed %llu, horizon %d years from %d, discount rate %g\n",
+           (unsigned long long)s->paths, (unsigned long long)s->seed, s->horizon,
+           s->base_year, s->discount_rate);
+    printf("  %d countries, %d routes, %d minerals, %d projects, %d tranche names\n",
+           s->ncountries, s->nroutes, s->nminerals, s->nprojects, s->ntranche_names);
+    for (int m = 0; m < s->nminerals; m++) {
+        const cm_mineral_t *mi = &s->minerals[m];
+        printf("  mineral %-12s %s price from %g USD/%s%s%s\n", mi->name,
+               mi->model == CM_PRICE_GBM ? "gbm" : "ou ", mi->p0, mi->unit,
+               mi->has_controls ? ", export controls" : "",
+               mi->dominant >= 0 ? ", market" : "");
+    }
+    for (int p = 0; p < s->nprojects; p++) {
+        const cm_project_t *pr = &s->projects[p];
+        printf("  project %-12s %s, %s, start %d, %d tranche%s\n", pr->name,
+               s->countries[pr->country].name, s->minerals[pr->mineral].name,
+               s->base_year + pr->start, pr->ntranches, pr->ntranches == 1 ? "" : "s");
+    }
+}
+
 static int cmd_validate(const args_t *a)
 {
     cm_diag_t diag;
     cm_diag_init(&diag);
-    cm_scenario_t s;
-    cm_scenario_init(&s);
-    int rc = load(a, &s, &diag);
+    cm_batch_t b;
+    cm_batch_init(&b);
+    int rc = load(a, &b, &diag);
     if (rc == CM_EOK) {
         cm_diag_print(&diag, stderr); /* warnings */
-        printf("%s: valid scenario '%s'\n", a->file, s.name);
-        if (s.description[0])
-            printf("  %s\n", s.description);
-        printf("  run: %llu paths, seed %llu, horizon %d years from %d, discount rate %g\n",
-               (unsigned long long)s.paths, (unsigned long long)s.seed, s.horizon,
-               s.base_year, s.discount_rate);
-        printf("  %d countries, %d routes, %d minerals, %d projects, %d tranche names\n",
-               s.ncountries, s.nroutes, s.nminerals, s.nprojects, s.ntranche_names);
-        for (int m = 0; m < s.nminerals; m++) {
-            const cm_mineral_t *mi = &s.minerals[m];
-            printf("  mineral %-12s %s price from %g USD/%s%s%s\n", mi->name,
-                   mi->model == CM_PRICE_GBM ? "gbm" : "ou ", mi->p0, mi->unit,
-                   mi->has_controls ? ", export controls" : "",
-                   mi->dominant >= 0 ? ", market" : "");
-        }
-        for (int p = 0; p < s.nprojects; p++) {
-            const cm_project_t *pr = &s.projects[p];
-            printf("  project %-12s %s, %s, start %d, %d tranche%s\n", pr->name,
-                   s.countries[pr->country].name, s.minerals[pr->mineral].name,
-                   s.base_year + pr->start, pr->ntranches, pr->ntranches == 1 ? "" : "s");
+        const cm_scenario_t *s = &b.scen[0];
+        printf("%s: valid %s '%s'\n", a->file, b.nscen > 1 ? "batch" : "scenario", b.name);
+        if (s->description[0])
+            printf("  %s\n", s->description);
+        print_scenario(s);
+        if (b.nscen > 1) {
+            printf("  %d scenarios (reference first):\n", b.nscen);
+            for (int i = 0; i < b.nscen; i++)
+                printf("    %-24s %s\n", b.scen[i].name, i ? b.scen[i].description : "(reference)");
         }
     }
-    cm_scenario_free(&s);
+    cm_batch_free(&b);
     cm_diag_free(&diag);
     return cm_exit_status(rc);
 }
@@ -226,24 +246,36 @@ static int cmd_run(const args_t *a, int argc, char **argv)
 {
     cm_diag_t diag;
     cm_diag_init(&diag);
-    cm_scenario_t s;
-    cm_scenario_init(&s);
+    cm_batch_t b;
+    cm_batch_init(&b);
     cm_run_t run;
     memset(&run, 0, sizeof run);
     char outdir[1024], dump_tmp[1100], cmdline[2048];
     FILE *dump = NULL;
-    int rc = load(a, &s, &diag);
+    const cm_scenario_t **list = NULL;
+    int rc = load(a, &b, &diag);
     if (rc != CM_EOK)
         goto out;
-    if (a->has_seed) {
-        s.seed = a->seed;
-        cm_scenario_derive_keys(&s);
+    list = calloc((size_t)b.nscen, sizeof *list);
+    if (list == NULL) {
+        rc = cm_diag_add(&diag, CM_ENOMEM, "", 0, "", "out of memory");
+        goto print;
     }
-    if (a->has_paths)
-        s.paths = a->paths;
+    for (int i = 0; i < b.nscen; i++) {
+        cm_scenario_t *s = &b.scen[i];
+        if (a->has_seed) {
+            s->seed = a->seed;
+            cm_scenario_derive_keys(s);
+        }
+        if (a->has_paths)
+            s->paths = a->paths;
+        list[i] = s;
+    }
+    const cm_scenario_t *s0 = list[0];
     snprintf(outdir, sizeof outdir, "%s", a->out ? a->out : "");
     if (a->out == NULL)
-        snprintf(outdir, sizeof outdir, "results/%s", s.name);
+        snprintf(outdir, sizeof outdir, "results/%s%s%s", b.name, a->only ? "/" : "",
+                 a->only ? a->only : "");
     rc = cm_report_check_outdir(outdir, a->force, &diag);
     if (rc != CM_EOK)
         goto print;
@@ -255,8 +287,7 @@ static int cmd_run(const args_t *a, int argc, char **argv)
             goto print;
         }
     }
-    const cm_scenario_t *list[1] = {&s};
-    rc = cm_run_init(&run, list, 1, s.paths, a->exact || s.exact_quantiles, &diag);
+    rc = cm_run_init(&run, list, b.nscen, s0->paths, a->exact || s0->exact_quantiles, &diag);
     if (rc != CM_EOK)
         goto print;
 
@@ -275,8 +306,9 @@ static int cmd_run(const args_t *a, int argc, char **argv)
     opt.stop = &stop_requested;
     opt.reverse_blocks = a->reverse_blocks;
     if (!a->quiet)
-        fprintf(stderr, "cmsim: %s: %llu paths, seed %llu\n", s.name,
-                (unsigned long long)s.paths, (unsigned long long)s.seed);
+        fprintf(stderr, "cmsim: %s: %d scenario%s, %llu paths, seed %llu\n", b.name, b.nscen,
+                b.nscen == 1 ? "" : "s", (unsigned long long)s0->paths,
+                (unsigned long long)s0->seed);
     rc = cm_run_execute(&run, &opt, &diag);
     if (dump != NULL) {
         int bad = fflush(dump) != 0 || ferror(dump);
@@ -317,7 +349,8 @@ out:
         remove(dump_tmp);
     }
     cm_run_free(&run);
-    cm_scenario_free(&s);
+    free(list);
+    cm_batch_free(&b);
     cm_diag_free(&diag);
     return cm_exit_status(rc);
 }

@@ -188,7 +188,8 @@ static void simulate_projects(cm_model_ws_t *ws, uint64_t path, double *out)
     const cm_scenario_t *s = ws->s;
     const cm_layout_t *l = ws->layout;
     const int H = s->horizon;
-    double npv_total = 0.0, capex_total = 0.0, any_default = 0.0;
+    double npv_total = 0.0, npv_equity_total = 0.0, capex_total = 0.0;
+    double exposure_total = 0.0, any_default = 0.0;
     memset(ws->financing, 0, (size_t)s->ntranche_names * sizeof *ws->financing);
     for (int p = 0; p < s->nprojects; p++) {
         const cm_project_t *pr = &s->projects[p];
@@ -219,12 +220,16 @@ static void simulate_projects(cm_model_ws_t *ws, uint64_t path, double *out)
         cm_project_eval(s, p, &in, &ws->lines, po, ws->financing);
         memcpy(ws->q + (size_t)p * H, ws->lines.q, (size_t)H * sizeof(double));
         npv_total += po[CM_PO_NPV];
+        npv_equity_total += po[CM_PO_NPV_EQUITY];
         capex_total += po[CM_PO_CAPEX];
+        exposure_total += po[CM_PO_EXPOSURE];
         if (po[CM_PO_DEFAULT] > 0.0)
             any_default = 1.0;
     }
     out[l->portfolio_base + CM_PF_NPV_TOTAL] = npv_total;
+    out[l->portfolio_base + CM_PF_NPV_EQUITY_TOTAL] = npv_equity_total;
     out[l->portfolio_base + CM_PF_CAPEX_TOTAL] = capex_total;
+    out[l->portfolio_base + CM_PF_EXPOSURE_TOTAL] = exposure_total;
     out[l->portfolio_base + CM_PF_ANY_DEFAULT] = any_default;
     for (int k = 0; k < s->ntranche_names; k++)
         out[l->financing_base + (size_t)k] = ws->financing[k];

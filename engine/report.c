@@ -936,105 +936,155 @@ static void table_num(FILE *f, int width, int prec, double x)
 }
 
 /* A quantity in its own unit: whole units from 1000 up, else 3 digits. */
-static void table_qty(FILE *f, double x)
+/* Layout of the end-of-run table (names as wide as the longest, at least
+ * 10): key portfolio outcomes per scenario; the mean dominant-supplier share
+ * per mineral in the year of its largest new output, without the projects
+ * on the first line; paired differences of equity value and of the default
+ * probability against the reference. */
+/* The year shown for a mineral's market in the table: the year of the
+ * largest mean new output in the reference scenario (the last year when no
+ * project produces it). */
+static int table_year(const cm_run_t *run, int m)
 {
-    if (!isfinite(x))
-        fputs("n/a", f);
-    else if (fabs(x) >= 1000.0)
-        fprintf(f, "%.0f", x);
-    else
-        fprintf(f, "%.3g", x);
+    const cm_layout_t *l = &run->layouts[0];
+    size_t no = l->mineral_slot[(size_t)m * CM_MY_COUNT + CM_MY_NEW_OUTPUT];
+    int best = l->horizon - 1;
+    double top = 0.0;
+    for (int t = 0; no != (size_t)-1 && t < l->horizon; t++) {
+        cm_summary_t sm;
+        cm_stats_summary(&run->stats[0], no + (size_t)t, &sm);
+        if (isfinite(sm.mean) && sm.mean > top) {
+            top = sm.mean;
+            best = t;
+        }
+    }
+    return best;
 }
 
-/* Layout (name column as wide as the longest scenario name, at least 12;
- * lines stay under 120 characters for names of up to 63 characters):
- *
- *   200 paths, 2 scenarios, sketch quantiles; money in USD million
- *   scenario      npv_total p05  npv_total p50  npv_total p95  P(any_default)
- *   base                  -90.9           -0.5           89.1  0.3350 (se 0.0334)
- *     REO in 2049: mean dominant_share 0.812, mean new_output 12345 t/year
- *
- *   paired difference of npv_total vs base (USD million, common random numbers)
- *   scenario               mean  95 % interval
- *   with_dfc               10.0  [8.1, 11.9]
- */
+/* Slot of (outcome o, mineral named like reference mineral m, year index t)
+ * in scenario s, or SIZE_MAX. */
+static size_t mineral_slot_in(const cm_run_t *run, int s, int m, int o, int t)
+{
+    const cm_scenario_t *sc = run->scen[s];
+    int ms = cm_scenario_mineral(sc, run->scen[0]->minerals[m].name);
+    if (ms < 0 || t >= run->layouts[s].horizon)
+        return SIZE_MAX;
+    size_t b = run->layouts[s].mineral_slot[(size_t)ms * CM_MY_COUNT + (size_t)o];
+    return b == (size_t)-1 ? SIZE_MAX : b + (size_t)t;
+}
+
 void cm_report_print_table(const cm_run_t *run, FILE *f)
 {
     if (run == NULL || f == NULL || run->nscen <= 0)
         return;
-    int nw = 12;
+    int nw = 10;
     for (int s = 0; s < run->nscen; s++) {
         int len = (int)strlen(run->scen[s]->name);
         if (len > nw)
             nw = len;
     }
-    fprintf(f, "%" PRIu64 " paths, %d scenario%s, %s quantiles; money in USD "
-            "million\n", run->paths, run->nscen, run->nscen == 1 ? "" : "s",
+    fprintf(f, "%" PRIu64 " paths, %d scenario%s, %s quantiles; money in USD million "
+            "(present values)\n\n", run->paths, run->nscen, run->nscen == 1 ? "" : "s",
             run->exact ? "exact" : "sketch");
-    fprintf(f, "%-*s  %13s  %13s  %13s  %s\n", nw, "scenario", "npv_total p05",
-            "npv_total p50", "npv_total p95", "P(any_default)");
+    fprintf(f, "%-*s  %9s %9s %9s  %11s  %11s  %s\n", nw, "", "npv_total", "", "",
+            "npv_equity", "exposure", "P(any");
+    fprintf(f, "%-*s  %9s %9s %9s  %11s  %11s  %s\n", nw, "scenario", "p05", "p50", "p95",
+            "_total p50", "_total mean", "default)");
     for (int s = 0; s < run->nscen; s++) {
         const cm_layout_t *l = &run->layouts[s];
-        const cm_scenario_t *sc = run->scen[s];
-        cm_summary_t npv, def;
-        cm_stats_summary(&run->stats[s], l->portfolio_base + CM_PF_NPV_TOTAL,
-                         &npv);
-        cm_stats_summary(&run->stats[s], l->portfolio_base + CM_PF_ANY_DEFAULT,
-                         &def);
-        fprintf(f, "%-*s  ", nw, sc->name);
-        table_num(f, 13, 1, npv.p05);
+        cm_summary_t npv, eq, ex, def;
+        cm_stats_summary(&run->stats[s], l->portfolio_base + CM_PF_NPV_TOTAL, &npv);
+        cm_stats_summary(&run->stats[s], l->portfolio_base + CM_PF_NPV_EQUITY_TOTAL, &eq);
+        cm_stats_summary(&run->stats[s], l->portfolio_base + CM_PF_EXPOSURE_TOTAL, &ex);
+        cm_stats_summary(&run->stats[s], l->portfolio_base + CM_PF_ANY_DEFAULT, &def);
+        fprintf(f, "%-*s  ", nw, run->scen[s]->name);
+        table_num(f, 9, 1, npv.p05);
+        fputc(' ', f);
+        table_num(f, 9, 1, npv.p50);
+        fputc(' ', f);
+        table_num(f, 9, 1, npv.p95);
         fputs("  ", f);
-        table_num(f, 13, 1, npv.p50);
+        table_num(f, 11, 1, eq.p50);
         fputs("  ", f);
-        table_num(f, 13, 1, npv.p95);
+        table_num(f, 11, 1, ex.mean);
         fputs("  ", f);
-        table_num(f, 0, 4, def.prob);
-        if (isfinite(def.prob_se))
-            fprintf(f, " (se %.4f)", def.prob_se);
+        table_num(f, 0, 3, def.prob);
         fputc('\n', f);
-        /* Market outcomes in the last year of the horizon, per mineral with
-         * a market. */
-        if (l->horizon <= 0 || l->mineral_slot == NULL)
+    }
+
+    /* Markets: mean dominant-supplier share, with the projects, per mineral
+     * with a market, in the year of its largest new output. */
+    const cm_scenario_t *ref = run->scen[0];
+    int nmk = 0, year[64], mk[64];
+    for (int m = 0; m < ref->nminerals && nmk < 64; m++) {
+        if (run->layouts[0].mineral_slot[(size_t)m * CM_MY_COUNT + CM_MY_DOMINANT_SHARE] ==
+            (size_t)-1)
             continue;
-        size_t last = (size_t)l->horizon - 1;
-        for (int m = 0; m < sc->nminerals; m++) {
-            size_t ds = l->mineral_slot[(size_t)m * CM_MY_COUNT +
-                                        CM_MY_DOMINANT_SHARE];
-            size_t no = l->mineral_slot[(size_t)m * CM_MY_COUNT +
-                                        CM_MY_NEW_OUTPUT];
-            if (ds == (size_t)-1 || no == (size_t)-1)
-                continue;
-            cm_summary_t dom, out;
-            cm_stats_summary(&run->stats[s], ds + last, &dom);
-            cm_stats_summary(&run->stats[s], no + last, &out);
-            fprintf(f, "  %s in %d: mean dominant_share ", sc->minerals[m].name,
-                    sc->base_year + (int)last);
-            table_num(f, 0, 3, dom.mean);
-            fputs(", mean new_output ", f);
-            table_qty(f, out.mean);
-            fprintf(f, " %s/year\n", sc->minerals[m].unit);
+        mk[nmk] = m;
+        year[nmk++] = table_year(run, m);
+    }
+    for (int c0 = 0; c0 < nmk; c0 += 6) { /* at most six minerals a block */
+        int c1 = c0 + 6 < nmk ? c0 + 6 : nmk;
+        fprintf(f, "\nmean dominant-supplier share with the projects (without them: first line)\n");
+        fprintf(f, "%-*s", nw, "scenario");
+        for (int k = c0; k < c1; k++) {
+            char h[32];
+            snprintf(h, sizeof h, "%.11s %d", ref->minerals[mk[k]].name,
+                     ref->base_year + year[k]);
+            fprintf(f, "  %16s", h);
+        }
+        fputc('\n', f);
+        for (int s = -1; s < run->nscen; s++) {
+            fprintf(f, "%-*s", nw, s < 0 ? "(none)" : run->scen[s]->name);
+            for (int k = c0; k < c1; k++) {
+                int ss = s < 0 ? 0 : s;
+                size_t ds = mineral_slot_in(run, ss, mk[k], CM_MY_DOMINANT_SHARE, year[k]);
+                size_t dv = mineral_slot_in(run, ss, mk[k], CM_MY_DIVERSIFICATION, year[k]);
+                double v = NAN;
+                if (ds != SIZE_MAX) {
+                    cm_summary_t a, b;
+                    cm_stats_summary(&run->stats[ss], ds, &a);
+                    v = a.mean;
+                    if (s < 0 && dv != SIZE_MAX) {
+                        cm_stats_summary(&run->stats[ss], dv, &b);
+                        v = a.mean + b.mean; /* share without the projects */
+                    }
+                }
+                fputs("  ", f);
+                table_num(f, 16, 3, v);
+            }
+            fputc('\n', f);
         }
     }
+
     if (run->nscen < 2 || run->diff == NULL || run->diff_ref == NULL)
         return;
-    fprintf(f, "\npaired difference of npv_total vs %s (USD million, common "
-            "random numbers)\n", run->scen[0]->name);
-    fprintf(f, "%-*s  %13s  %s\n", nw, "scenario", "mean", "95 % interval");
+    fprintf(f, "\npaired differences against %s (common random numbers; 95 %% intervals)\n",
+            run->scen[0]->name);
+    fprintf(f, "%-*s  %-30s  %s\n", nw, "scenario", "npv_equity_total (USD million)",
+            "P(any default)");
     for (int v = 1; v < run->nscen; v++) {
         const cm_layout_t *l = &run->layouts[v];
-        size_t i = l->portfolio_base + CM_PF_NPV_TOTAL, r;
-        fprintf(f, "%-*s  ", nw, run->scen[v]->name);
-        if (i >= l->nslots || !has_ref(run, v, i, &r)) {
-            fprintf(f, "%13s\n", "n/a");
-            continue;
+        fprintf(f, "%-*s", nw, run->scen[v]->name);
+        const size_t slots[2] = {l->portfolio_base + CM_PF_NPV_EQUITY_TOTAL,
+                                 l->portfolio_base + CM_PF_ANY_DEFAULT};
+        for (int k = 0; k < 2; k++) {
+            size_t i = slots[k], r;
+            char cell[64];
+            if (i >= l->nslots || !has_ref(run, v, i, &r)) {
+                snprintf(cell, sizeof cell, "n/a");
+            } else {
+                compare_row_t row;
+                compare_row(run, v, i, r, &row);
+                if (k == 0)
+                    snprintf(cell, sizeof cell, "%+9.1f [%+.1f, %+.1f]", row.mean_diff,
+                             row.ci95_low, row.ci95_high);
+                else
+                    snprintf(cell, sizeof cell, "%+7.3f [%+.3f, %+.3f]", row.mean_diff,
+                             row.ci95_low, row.ci95_high);
+            }
+            fprintf(f, k == 0 ? "  %-30s" : "  %s", cell);
         }
-        compare_row_t row;
-        compare_row(run, v, i, r, &row);
-        table_num(f, 13, 1, row.mean_diff);
-        fputs("  [", f);
-        table_num(f, 0, 1, row.ci95_low);
-        fputs(", ", f);
-        table_num(f, 0, 1, row.ci95_high);
-        fputs("]\n", f);
+        fputc('\n', f);
     }
 }

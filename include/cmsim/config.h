@@ -34,4 +34,41 @@ typedef struct {
 int cm_config_load(const char *file, const cm_override_t *overrides,
                    size_t noverrides, cm_scenario_t *out, cm_diag_t *diag);
 
+/* A batch: the reference scenario and its variants, each a full validated
+ * scenario (MODEL.md section 2: all share the seed, so the run draws common
+ * random numbers).
+ *
+ * A file becomes a batch with a top-level `batch` group (docs/scenarios.md):
+ *   batch = {
+ *     reference = "commercial";      # name of the unmodified scenario
+ *     variants = ( { name = "dfc"; description = "...";
+ *                    set = ( { path = "a.b.c"; value = 0.5; },
+ *                            { paths = [ "x.y", "x.z" ]; value = { dist = ...; }; } ); } );
+ *     sweeps = ( { name = "share"; base = "dfc";   # optional: start from a variant
+ *                  parameters = ( { paths = [ ... ]; values = [ 0.1, 0.2 ]; },
+ *                                 { path = "p"; start = 0.0; stop = 1.0; step = 0.25;
+ *                                   balance = "q"; total = 1.0; } ); } );
+ *   };
+ * A sweep expands into the cartesian product of its parameters' values,
+ * named <sweep>_<k> (k from 1); `balance` paths are set to total - value.
+ * Sweep values are rounded to 12 significant digits, so that 0.13 x 5 is
+ * 0.65 and not 0.65000000000000002.  A file without `batch` is a batch of
+ * one scenario. */
+typedef struct {
+    char name[CM_NAME_MAX];   /* the file's own name: the default output folder */
+    int nscen;
+    cm_scenario_t *scen;      /* nscen scenarios, named after their variants */
+    int reference_included;   /* 1 when scen[0] is the batch's reference */
+} cm_batch_t;
+
+void cm_batch_init(cm_batch_t *b);
+void cm_batch_free(cm_batch_t *b);
+
+/* Load a batch (or a single scenario).  cli overrides apply to every
+ * scenario before the variant's own.  only: the name of one scenario to load
+ * (--scenario), or NULL for all.  Returns 0, CM_ECONFIG, CM_EIO or CM_ENOMEM
+ * with every problem in diag. */
+int cm_batch_load(const char *file, const cm_override_t *cli, size_t ncli,
+                  const char *only, cm_batch_t *out, cm_diag_t *diag);
+
 #endif

@@ -43,7 +43,9 @@
 /* Portfolio scalars (financing per tranche name follows them). */
 #define CM_PORTFOLIO_OUTCOMES(X)                                      \
     X(NPV_TOTAL, "npv_total", CM_STAT_TAIL_LOW, "USD million")        \
+    X(NPV_EQUITY_TOTAL, "npv_equity_total", CM_STAT_TAIL_LOW, "USD million") \
     X(CAPEX_TOTAL, "capex_total", CM_STAT_TAIL_HIGH, "USD million")   \
+    X(EXPOSURE_TOTAL, "exposure_total", CM_STAT_TAIL_HIGH, "USD million") \
     X(ANY_DEFAULT, "any_default", CM_STAT_BINARY, "0/1")
 
 /* Per-mineral yearly outcomes. */
