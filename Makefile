@@ -30,8 +30,16 @@ run: build
 	echo "cmsim: running $$scen"; \
 	./$(BUILD)/cmsim run "$$scen" --force $(RUN_ARGS)
 
+# The MPI build (when Open MPI is installed) is tested against the plain one.
+MPI_BUILD   ?= build-mpi
+
 test: deps
-	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMSIM_WERROR=ON -DCMSIM_BUILD_TESTS=ON $(CMAKE_FLAGS)
+	@if command -v mpicc >/dev/null 2>&1; then \
+	  cmake -S . -B $(MPI_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMSIM_WERROR=ON -DCMSIM_WITH_MPI=ON -DCMSIM_BUILD_TESTS=OFF $(CMAKE_FLAGS) && \
+	  cmake --build $(MPI_BUILD) -j $(JOBS); \
+	else echo "cmsim: no mpicc: the MPI build and its test are skipped"; fi
+	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMSIM_WERROR=ON -DCMSIM_BUILD_TESTS=ON \
+	  -DCMSIM_MPI_BINARY=$(if $(wildcard $(MPI_BUILD)/cmsim),$(CURDIR)/$(MPI_BUILD)/cmsim,) $(CMAKE_FLAGS)
 	cmake --build $(TEST_BUILD) -j $(JOBS)
 	cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
 
@@ -46,4 +54,4 @@ bench: deps
 	@if [ -x bench/run.sh ]; then bash bench/run.sh build-bench; else echo "bench: no benchmarks yet"; fi
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD) $(SAN_BUILD) build-bench
+	rm -rf $(BUILD) $(TEST_BUILD) $(SAN_BUILD) $(MPI_BUILD) build-bench

@@ -91,6 +91,23 @@ static int build_diff_map(const cm_layout_t *ref, const cm_layout_t *v, size_t *
     return CM_EOK;
 }
 
+uint64_t cm_run_nblocks(uint64_t paths)
+{
+    return paths / CM_BLOCK_PATHS + (paths % CM_BLOCK_PATHS != 0);
+}
+
+int cm_run_set_share(cm_run_t *run, uint64_t k, uint64_t n)
+{
+    if (n == 0 || k == 0 || k > n || n > CM_MAX_SHARES)
+        return CM_EUSAGE;
+    /* floor(j nb / n) without overflow: (nb % n) j < n^2 <= 2^40 */
+    const uint64_t nb = run->nblocks, q = nb / n, r = nb % n;
+    run->block_begin = q * (k - 1) + r * (k - 1) / n;
+    run->block_end = q * k + r * k / n;
+    run->next_block = run->block_begin;
+    return CM_EOK;
+}
+
 int cm_run_init(cm_run_t *run, const cm_scenario_t **scen, int nscen,
                 uint64_t paths, int exact, cm_diag_t *diag)
 {
@@ -110,6 +127,10 @@ int cm_run_init(cm_run_t *run, const cm_scenario_t **scen, int nscen,
     run->paths = paths;
     run->seed = scen[0]->seed;
     run->exact = exact;
+    run->nblocks = cm_run_nblocks(paths);
+    run->block_begin = 0;
+    run->block_end = run->nblocks;
+    run->next_block = 0;
     run->layouts = calloc((size_t)nscen, sizeof *run->layouts);
     run->stats = calloc((size_t)nscen, sizeof *run->stats);
     run->diff = calloc((size_t)nscen, sizeof *run->diff);
@@ -290,19 +311,22 @@ static void progress(const cm_run_options_t *opt, uint64_t done, uint64_t total,
 int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
 {
     const uint64_t B = CM_BLOCK_PATHS;
-    const uint64_t nblocks = (run->paths + B - 1) / B;
+    const uint64_t b0 = run->next_block, b1 = run->block_end;
+    const uint64_t todo = b1 > b0 ? b1 - b0 : 0;
     const int dumping = opt && opt->dump != NULL;
     const size_t rows = dumping ? B : 1;
     int threads = (opt && opt->threads > 0) ? opt->threads : omp_get_max_threads();
-    if ((uint64_t)threads > nblocks && nblocks > 0)
-        threads = (int)nblocks;
+    if ((uint64_t)threads > todo && todo > 0)
+        threads = (int)todo;
     if (threads < 1)
         threads = 1;
     run->threads_used = threads;
     volatile sig_atomic_t *stop = opt ? opt->stop : NULL;
     int rc = CM_EOK;
-    double t0 = now_seconds(), last = t0;
-    uint64_t done = 0;
+    double t0 = now_seconds(), last = t0, last_ckpt = t0;
+    uint64_t done = 0, total_paths = 0;
+    for (uint64_t b = b0; b < b1; b++)
+        total_paths += (run->paths - b * B < B ? run->paths - b * B : B);
 
     if (dumping && cm_run_dump_header(run, opt->dump) != CM_EOK)
         return cm_diag_add(diag, CM_EIO, "", 0, "", "cannot write the per-path dump");
@@ -313,18 +337,18 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
          * the number of blocks: for tests of order independence only. */
         const uint64_t per = 2 * (uint64_t)run->nscen;
         thread_ctx_t c;
-        cm_stats_t *saved = calloc(nblocks * per + 1, sizeof *saved);
+        cm_stats_t *saved = calloc(todo * per + 1, sizeof *saved);
         if (saved == NULL || ctx_init(&c, run, rows) != CM_EOK) {
             free(saved);
             ctx_free(&c, run->nscen);
             return cm_diag_add(diag, CM_ENOMEM, "", 0, "", "out of memory");
         }
-        for (uint64_t i = 0; i < nblocks && rc == CM_EOK; i++) {
-            uint64_t b = nblocks - 1 - i, first = b * B;
+        for (uint64_t i = 0; i < todo && rc == CM_EOK; i++) {
+            uint64_t b = b1 - 1 - i, first = b * B, j = b - b0;
             uint64_t n = run->paths - first < B ? run->paths - first : B;
             rc = run_block(run, &c, first, n, 0);
             for (int s = 0; s < run->nscen && rc == CM_EOK; s++) {
-                cm_stats_t *dst = &saved[b * per + 2 * (uint64_t)s];
+                cm_stats_t *dst = &saved[j * per + 2 * (uint64_t)s];
                 rc = cm_stats_init(dst, run->layouts[s].nslots, run->layouts[s].kinds, run->exact);
                 if (rc == CM_EOK)
                     rc = cm_stats_merge(dst, &c.block[s]);
@@ -335,23 +359,28 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
                 }
             }
         }
-        for (uint64_t b = 0; b < nblocks && rc == CM_EOK; b++)
+        for (uint64_t j = 0; j < todo && rc == CM_EOK; j++)
             for (int s = 0; s < run->nscen && rc == CM_EOK; s++) {
-                rc = cm_stats_merge(&run->stats[s], &saved[b * per + 2 * (uint64_t)s]);
+                rc = cm_stats_merge(&run->stats[s], &saved[j * per + 2 * (uint64_t)s]);
                 if (rc == CM_EOK && s > 0)
-                    rc = cm_stats_merge(&run->diff[s], &saved[b * per + 2 * (uint64_t)s + 1]);
+                    rc = cm_stats_merge(&run->diff[s], &saved[j * per + 2 * (uint64_t)s + 1]);
             }
-        for (uint64_t k = 0; k < nblocks * per; k++)
+        for (uint64_t k = 0; k < todo * per; k++)
             cm_stats_free(&saved[k]);
         free(saved);
         ctx_free(&c, run->nscen);
         run->wall_seconds = now_seconds() - t0;
         if (rc != CM_EOK)
             return cm_diag_add(diag, rc, "", 0, "", "%s", cm_strerror(rc));
+        run->next_block = b1;
         return CM_EOK;
     }
 
-#pragma omp parallel num_threads(threads) shared(rc, done, last)
+    /* halted: set (in block order) at the first block not merged; no later
+     * block is merged after it, so the accumulators always hold exactly the
+     * blocks [block_begin, next_block). */
+    int halted = 0;
+#pragma omp parallel num_threads(threads) shared(rc, done, last, last_ckpt, halted)
     {
         thread_ctx_t c;
         int my_rc = ctx_init(&c, run, rows);
@@ -360,17 +389,24 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
             rc = my_rc;
         }
 #pragma omp for ordered schedule(dynamic, 1)
-        for (uint64_t b = 0; b < nblocks; b++) {
+        for (uint64_t b = b0; b < b1; b++) {
             uint64_t first = b * B;
             uint64_t n = run->paths - first < B ? run->paths - first : B;
-            int skip;
+            int skip, h;
 #pragma omp atomic read
             skip = rc;
-            skip = skip != CM_EOK || (stop != NULL && *stop) || !c.ok;
+#pragma omp atomic read
+            h = halted;
+            skip = skip != CM_EOK || h || (stop != NULL && *stop) || !c.ok;
             int brc = skip ? CM_EOK : run_block(run, &c, first, n, dumping);
 #pragma omp ordered
             {
-                if (!skip && brc == CM_EOK && rc == CM_EOK) {
+                if (skip || brc != CM_EOK || rc != CM_EOK || halted) {
+                    if (!halted) {
+#pragma omp atomic write
+                        halted = 1;
+                    }
+                } else {
                     for (int s = 0; s < run->nscen && brc == CM_EOK; s++) {
                         brc = cm_stats_merge(&run->stats[s], &c.block[s]);
                         if (brc == CM_EOK && s > 0)
@@ -381,8 +417,16 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
                         if (ferror(opt->dump))
                             brc = CM_EIO;
                     }
-                    done += n;
-                    progress(opt, done, run->paths, t0, &last, 0);
+                    if (brc == CM_EOK) {
+                        run->next_block = b + 1;
+                        done += n;
+                        progress(opt, done, total_paths, t0, &last, 0);
+                        if (opt && opt->checkpoint && opt->checkpoint_every > 0 &&
+                            now_seconds() - last_ckpt >= opt->checkpoint_every && b + 1 < b1) {
+                            brc = opt->checkpoint(run, opt->checkpoint_ctx);
+                            last_ckpt = now_seconds();
+                        }
+                    }
                 }
                 if (brc != CM_EOK && rc == CM_EOK) {
 #pragma omp atomic write
@@ -393,14 +437,22 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
         ctx_free(&c, run->nscen);
     }
     run->wall_seconds = now_seconds() - t0;
-    if (rc == CM_EOK && stop != NULL && *stop)
+    if (rc == CM_EOK && run->next_block < b1)
         rc = CM_EINTERRUPTED;
+    if (rc == CM_EINTERRUPTED && opt && opt->checkpoint) {
+        int crc = opt->checkpoint(run, opt->checkpoint_ctx);
+        if (crc != CM_EOK)
+            rc = crc;
+    }
     if (rc == CM_EOK)
-        progress(opt, done, run->paths, t0, &last, 1);
+        progress(opt, done, total_paths, t0, &last, 1);
     else if (opt && opt->progress == 1 && opt->progress_stream)
         fputc('\n', opt->progress_stream);
+    if (rc == CM_EINTERRUPTED)
+        return CM_EINTERRUPTED; /* the caller says what happens next */
     if (rc != CM_EOK)
         return cm_diag_add(diag, rc, "", 0, "", "%s",
-                           rc == CM_EIO ? "cannot write the per-path dump" : cm_strerror(rc));
+                           rc == CM_EIO ? "cannot write the per-path dump or checkpoint"
+                                        : cm_strerror(rc));
     return CM_EOK;
 }

@@ -9,10 +9,13 @@
 #   librandom123-dev                  Random123 (Philox4x32-10)
 #   libmd-dev                         SHA-256 of scenario files (libmd, dpkg's own digest library)
 #   libomp-dev is not needed: GCC ships libgomp
-#   python3                           tests read the CSV with a real CSV reader
+#   libopenmpi-dev openmpi-bin        the optional MPI build and its test
+#   python3 python3-numpy python3-libconf  tests read the CSV with a real CSV reader;
+#                                     the NumPy peer implementation (bench/peer)
 set -euo pipefail
 
-pkgs=(build-essential cmake pkg-config libgsl-dev libconfig-dev librandom123-dev libmd-dev python3)
+pkgs=(build-essential cmake pkg-config libgsl-dev libconfig-dev librandom123-dev libmd-dev
+      libopenmpi-dev openmpi-bin python3 python3-numpy python3-libconf)
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

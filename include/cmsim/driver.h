@@ -33,6 +33,11 @@
  * of means and standard deviations (the order of the pairwise merges). */
 #define CM_BLOCK_PATHS 1024u
 
+/* Most shares a run can be cut into (--part K/N, MPI ranks). */
+#define CM_MAX_SHARES 1000000u
+
+struct cm_run;
+
 typedef struct {
     int threads;                 /* 0: OpenMP's default */
     int progress;                /* 0 none, 1 bar (terminal), 2 plain lines */
@@ -40,9 +45,16 @@ typedef struct {
     FILE *dump;                  /* per-path scalar outcomes as CSV, or NULL */
     int reverse_blocks;          /* tests: compute blocks last to first */
     volatile sig_atomic_t *stop; /* set to non-zero to stop (may be NULL) */
+    /* Checkpoints: called (serially, between merges) every checkpoint_every
+     * seconds and once more when the run stops early; the run's
+     * accumulators then hold blocks [block_begin, next_block).  A non-zero
+     * return stops the run with that code. */
+    int (*checkpoint)(const struct cm_run *run, void *ctx);
+    void *checkpoint_ctx;
+    double checkpoint_every;
 } cm_run_options_t;
 
-typedef struct {
+typedef struct cm_run {
     int nscen;
     const cm_scenario_t **scen;  /* borrowed; scen[0] is the reference */
     cm_layout_t *layouts;        /* one per scenario */
@@ -54,7 +66,18 @@ typedef struct {
     int exact;
     int threads_used;
     double wall_seconds;
+    /* Blocks of this run: [block_begin, block_end) of nblocks in all (a
+     * part, an MPI rank's share, or everything); next_block: the first not
+     * yet merged (a resumed run starts there). */
+    uint64_t nblocks, block_begin, block_end, next_block;
 } cm_run_t;
+
+/* Number of blocks for a path count. */
+uint64_t cm_run_nblocks(uint64_t paths);
+
+/* Restrict the run to the k-th (1-based) of n equal shares of the blocks:
+ * [floor((k-1) nb / n), floor(k nb / n)).  Returns 0 or CM_EUSAGE. */
+int cm_run_set_share(cm_run_t *run, uint64_t k, uint64_t n);
 
 /* Prepare a run of nscen scenarios over `paths` paths (all scenarios must
  * share seed and horizon; checked: CM_ECONFIG with a diagnostic).  exact:
@@ -64,8 +87,9 @@ int cm_run_init(cm_run_t *run, const cm_scenario_t **scen, int nscen,
                 uint64_t paths, int exact, cm_diag_t *diag);
 void cm_run_free(cm_run_t *run);
 
-/* Simulate all paths.  Returns 0, CM_ENOMEM, CM_EIO (dump write failed) or
- * CM_EINTERRUPTED. */
+/* Simulate blocks [next_block, block_end).  Returns 0, CM_ENOMEM, CM_EIO
+ * (dump or checkpoint write failed) or CM_EINTERRUPTED (stopped early: the
+ * accumulators hold exactly blocks [block_begin, next_block)). */
 int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag);
 
 /* The scalar slots written by --dump-paths, in CSV column order. */
