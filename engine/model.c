@@ -42,13 +42,14 @@ int cm_model_ws_init(cm_model_ws_t *ws, const cm_scenario_t *s, const cm_layout_
     ws->disrupted = calloc((size_t)s->nroutes * H + 1, 1);
     ws->expro_year = calloc((size_t)s->ncountries + 1, sizeof *ws->expro_year);
     ws->growth = calloc(nprod + 1, sizeof *ws->growth);
+    ws->gfac = calloc(nprod + 1, sizeof *ws->gfac);
     ws->q = calloc((size_t)s->nprojects * H + 1, sizeof *ws->q);
     ws->util = calloc(H + 1, sizeof *ws->util);
     ws->shock = calloc(3 * (size_t)s->nminerals + 1, sizeof *ws->shock);
     ws->supply = calloc(2 * (size_t)s->ncountries + 1, sizeof *ws->supply);
     ws->financing = calloc((size_t)s->ntranche_names + 1, sizeof *ws->financing);
     if (ws->price == NULL || ws->restricted == NULL || ws->disrupted == NULL ||
-        ws->expro_year == NULL || ws->growth == NULL || ws->q == NULL ||
+        ws->expro_year == NULL || ws->growth == NULL || ws->gfac == NULL || ws->q == NULL ||
         ws->util == NULL || ws->shock == NULL || ws->supply == NULL ||
         ws->financing == NULL || cm_stream_init(&ws->stream) != CM_EOK ||
         cm_project_lines_init(&ws->lines, s->horizon) != CM_EOK) {
@@ -67,6 +68,7 @@ void cm_model_ws_free(cm_model_ws_t *ws)
     free(ws->disrupted);
     free(ws->expro_year);
     free(ws->growth);
+    free(ws->gfac);
     free(ws->q);
     free(ws->util);
     free(ws->shock);
@@ -305,8 +307,11 @@ static void simulate_markets(cm_model_ws_t *ws, double *out)
             memset(with, 0, (size_t)s->ncountries * sizeof *with);
             memset(without, 0, (size_t)s->ncountries * sizeof *without);
             for (int j = 0; j < mi->nproducers; j++) {
+                /* output0 (1+g)^t, the power carried year to year */
+                double *f = &ws->gfac[g0 + (size_t)j];
+                *f = t == 0 ? 1.0 : *f * (1.0 + ws->growth[g0 + (size_t)j]);
                 int c = mi->producers[j].country;
-                double base = mi->producers[j].output0 * pow(1.0 + ws->growth[g0 + (size_t)j], t);
+                double base = mi->producers[j].output0 * *f;
                 without[c] = base;
                 with[c] = base;
             }

@@ -34,6 +34,7 @@ typedef struct {
     unsigned char *disrupted;  /* [nroutes * H] */
     int *expro_year;           /* [ncountries]: tau or -1 */
     double *growth;            /* [sum of producers]: g per producer */
+    double *gfac;              /* [sum of producers]: (1+g)^t of the year in hand */
     double *q;                 /* [nprojects * H] output of each project */
     double *util;              /* [H] utilisation of the current project */
     double *shock;             /* [3 * nminerals] e, Z and ln P of the year before */
