@@ -662,7 +662,9 @@ PROJECT_OUTCOMES = [  # name, unit, kind (as cmsim's summary.csv)
     ("payback_year", "calendar year", "plain"), ("capex", "USD million", "high"),
     ("first_output_year", "calendar year", "plain"), ("output_total", "units", "plain")]
 PORTFOLIO_OUTCOMES = [("npv_total", "USD million", "low"),
+                      ("npv_equity_total", "USD million", "low"),
                       ("capex_total", "USD million", "high"),
+                      ("exposure_total", "USD million", "high"),
                       ("any_default", "0/1", "binary")]
 MINERAL_OUTCOMES = [
     ("price", "USD per unit", "plain", "all"), ("restricted", "0/1", "binary", "controls"),
@@ -721,7 +723,9 @@ def simulate(mdl):
     tau_country = simulate_countries(mdl, rng)
     rows = []
     npv_total = np.zeros(N)
+    npv_equity_total = np.zeros(N)
     capex_total = np.zeros(N)
+    exposure_total = np.zeros(N)
     any_default = np.zeros(N, dtype=bool)
     financing = {name: np.zeros(N) for name in mdl.tranche_names}
     q_mineral = [dict() for _ in mdl.minerals]
@@ -731,14 +735,20 @@ def simulate(mdl):
         for name, unit, kind in PROJECT_OUTCOMES:
             rows.append((name, unit, kind, "project", p["name"], None, out[name]))
         npv_total += out["npv"]
+        npv_equity_total += out["npv_equity"]
         capex_total += out["capex"]
+        exposure_total += out["exposure_at_default"]
         any_default |= out["default"] > 0.5
         for name, v in fin.items():
             financing[name] += v
         qd = q_mineral[mdl.mindex[p["mineral"]]]
         qd[p["country"]] = qd.get(p["country"], 0.0) + ops["q"]
     rows.append(("npv_total", "USD million", "low", "portfolio", "portfolio", None, npv_total))
+    rows.append(("npv_equity_total", "USD million", "low", "portfolio", "portfolio", None,
+                 npv_equity_total))
     rows.append(("capex_total", "USD million", "high", "portfolio", "portfolio", None, capex_total))
+    rows.append(("exposure_total", "USD million", "high", "portfolio", "portfolio", None,
+                 exposure_total))
     rows.append(("any_default", "0/1", "binary", "portfolio", "portfolio", None,
                  any_default.astype(float)))
     for name in mdl.tranche_names:
