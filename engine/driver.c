@@ -4,9 +4,10 @@
  * block accumulator per scenario (and per variant for the paired
  * differences).  Per block: reset the block accumulators, simulate the
  * block's paths in path order, then, in block order, merge into the run's
- * accumulators, write the dump rows and report progress.  The merge is the
- * only serial part; its cost is O(slots x sketch buckets) per block, small
- * against simulating CM_BLOCK_PATHS paths.
+ * accumulators, write the dump rows, report progress and checkpoint.  The
+ * merge is the only serial part; its cost is O(slots x sketch buckets) per
+ * block, small against simulating CM_BLOCK_PATHS paths.  The merges are
+ * order-free (stats.h); block order serves the dump and checkpoints.
  */
 #include "cmsim/driver.h"
 

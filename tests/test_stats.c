@@ -2,14 +2,23 @@
  *
  * References: GSL (gsl_stats_mean, gsl_stats_sd, gsl_stats_minmax,
  * gsl_stats_quantile_from_sorted_data) on the same data, order statistics of
- * a sorted copy, hand computations (1..20, 0/1 data), and the sketch's
- * documented bound |v - x| <= CM_STATS_ALPHA |x|, checked on both sides of
- * bucket edges located through the public interface by bisection.
+ * a sorted copy, hand computations (1..20, 0/1 data, cancelling sums, the
+ * rounding rule at the ends of the sums' range), long double two-pass
+ * moments, an independent exact reference for the sums (big integers added
+ * bit position by bit position, turned into doubles by strtod on their exact
+ * decimal expansion), the documented sketch mapping evaluated with log(),
+ * and the sketch's documented bound |v - x| <= CM_STATS_ALPHA |x|, checked on
+ * both sides of bucket edges located through the public interface by
+ * bisection.
+ *
+ * `test_stats --bench` times cm_stats_add instead of testing (see
+ * bench_add below).
  */
 #define _POSIX_C_SOURCE 200809L /* mkstemp, fdopen, unlink */
 
 #include <float.h>
 #include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +220,186 @@ static size_t tail_k(size_t n)
 }
 
 /* ------------------------------------------------------------------ */
+/* An exact reference for the sums (stats.c documents mean = fl(S1) / n and
+ * var = fl(n S2 - S1^2) / n / (n - 1), S1 and S2 exact for
+ * 2^-44 <= |x| < 2^78): non-negative big integers in base 2^32, added one
+ * shifted 32-bit piece at a time with the carry propagated at once, and
+ * turned into doubles through their exact decimal expansion and strtod
+ * (correctly rounded in glibc), a road independent of stats.c's. */
+
+#define REF_DIGITS 48 /* 1536 bits: D 5^192 < 2^476 2^446 fits */
+
+typedef struct {
+    uint32_t d[REF_DIGITS];
+} big_t;
+
+/* a += v 2^shift, v < 2^32. */
+static void big_add_piece(big_t *a, uint32_t v, int shift)
+{
+    int k = shift / 32, s = shift % 32;
+    uint64_t carry = (uint64_t)v << s; /* < 2^63 */
+    for (; carry != 0 && k < REF_DIGITS; k++) {
+        carry += a->d[k];
+        a->d[k] = (uint32_t)carry;
+        carry >>= 32;
+    }
+    CHECK(carry == 0);
+}
+
+/* a += v 2^shift for a 64-bit v. */
+static void big_add_u64(big_t *a, uint64_t v, int shift)
+{
+    big_add_piece(a, (uint32_t)v, shift);
+    big_add_piece(a, (uint32_t)(v >> 32), shift + 32);
+}
+
+static int big_cmp(const big_t *a, const big_t *b)
+{
+    for (int k = REF_DIGITS - 1; k >= 0; k--)
+        if (a->d[k] != b->d[k])
+            return a->d[k] < b->d[k] ? -1 : 1;
+    return 0;
+}
+
+/* a -= b, a >= b. */
+static void big_sub(big_t *a, const big_t *b)
+{
+    int64_t borrow = 0;
+    for (int k = 0; k < REF_DIGITS; k++) {
+        int64_t t = (int64_t)a->d[k] - b->d[k] + borrow;
+        borrow = t < 0 ? -1 : 0;
+        a->d[k] = (uint32_t)(t + (borrow ? (INT64_C(1) << 32) : 0));
+    }
+}
+
+/* a *= m, m < 2^32. */
+static void big_mul_small(big_t *a, uint32_t m)
+{
+    uint64_t carry = 0;
+    for (int k = 0; k < REF_DIGITS; k++) {
+        carry += (uint64_t)a->d[k] * m;
+        a->d[k] = (uint32_t)carry;
+        carry >>= 32;
+    }
+    CHECK(carry == 0);
+}
+
+/* out = a a (must fit). */
+static void big_square(const big_t *a, big_t *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < REF_DIGITS; i++)
+        for (int j = 0; j < REF_DIGITS; j++)
+            if (a->d[i] != 0 && a->d[j] != 0) {
+                CHECK(i + j + 1 < REF_DIGITS);
+                big_add_u64(out, (uint64_t)a->d[i] * a->d[j], 32 * (i + j));
+            }
+}
+
+/* a 2^-p rounded to the nearest double: a 5^p is the digits of a 10^-p. */
+static double big_to_double(const big_t *a, int p)
+{
+    big_t t = *a;
+    for (int i = 0; i < p; i++)
+        big_mul_small(&t, 5);
+    char buf[REF_DIGITS * 10 + 16], rev[REF_DIGITS * 10 + 1];
+    size_t nd = 0;
+    for (;;) { /* decimal digits, least significant first */
+        uint64_t rem = 0;
+        int zero = 1;
+        for (int k = REF_DIGITS - 1; k >= 0; k--) {
+            uint64_t cur = (rem << 32) | t.d[k];
+            t.d[k] = (uint32_t)(cur / 10);
+            rem = cur % 10;
+            zero &= t.d[k] == 0;
+        }
+        rev[nd++] = (char)('0' + rem);
+        if (zero)
+            break;
+    }
+    for (size_t i = 0; i < nd; i++)
+        buf[i] = rev[nd - 1 - i];
+    snprintf(buf + nd, sizeof buf - nd, "e-%d", p);
+    return strtod(buf, NULL);
+}
+
+typedef struct {
+    big_t pos, neg; /* S1 = pos - neg, units of 2^-96 */
+    big_t s2;       /* units of 2^-192 */
+    uint64_t n;
+} ref_sums_t;
+
+/* x with 2^-44 <= |x| < 2^78 (or 0): x = m 2^(e-1075) is m 2^(e-979)
+ * units of 2^-96, x^2 = m^2 2^(2(e-979)) units of 2^-192. */
+static void ref_add(ref_sums_t *r, double x)
+{
+    r->n++;
+    if (x == 0.0)
+        return;
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    int e = (int)((u >> 52) & 0x7ff);
+    uint64_t m = (u & UINT64_C(0xfffffffffffff)) | (UINT64_C(1) << 52);
+    CHECK(e >= 979 && e < 1101);
+    int p = e - 979;
+    big_add_u64(x < 0 ? &r->neg : &r->pos, m, p);
+    uint64_t m0 = m & 0xffffffffu, m1 = m >> 32;
+    big_add_u64(&r->s2, m0 * m0, 2 * p);
+    big_add_u64(&r->s2, m0 * m1, 2 * p + 32);
+    big_add_u64(&r->s2, m0 * m1, 2 * p + 32);
+    big_add_u64(&r->s2, m1 * m1, 2 * p + 64);
+}
+
+/* The documented mean and sd of the reference sums. */
+static void ref_moments(const ref_sums_t *r, double *mean, double *sd)
+{
+    big_t s1 = r->pos, sq, d;
+    int negative = big_cmp(&r->pos, &r->neg) < 0;
+    if (negative) {
+        s1 = r->neg;
+        big_sub(&s1, &r->pos);
+    } else {
+        big_sub(&s1, &r->neg);
+    }
+    const double n = (double)r->n;
+    double m = big_to_double(&s1, 96);
+    *mean = (negative ? -m : m) / n;
+    *sd = NAN;
+    if (r->n < 2)
+        return;
+    CHECK(r->n < UINT64_C(1) << 32);
+    big_square(&s1, &sq);
+    d = r->s2;
+    big_mul_small(&d, (uint32_t)r->n);
+    double num = 0.0;
+    if (big_cmp(&d, &sq) > 0) {
+        big_sub(&d, &sq);
+        num = big_to_double(&d, 192);
+    }
+    *sd = sqrt(num / n / (n - 1.0));
+}
+
+/* Summary of x[0..n-1] against the reference, bit for bit. */
+static void check_against_reference(cm_stat_kind_t kind, int exact,
+                                     const double *x, size_t n)
+{
+    ref_sums_t *r = calloc(1, sizeof *r);
+    for (size_t i = 0; i < n; i++)
+        ref_add(r, x[i]);
+    double mean, sd;
+    ref_moments(r, &mean, &sd);
+    cm_summary_t s;
+    summarise(kind, exact, x, n, &s);
+    if (!same_bits(s.mean, mean) || !same_bits(s.sd, sd)) {
+        fprintf(stderr, "  kind %d exact %d n %zu: mean %.17g vs %.17g, "
+                "sd %.17g vs %.17g\n", (int)kind, exact, n, s.mean, mean,
+                s.sd, sd);
+        CHECK(0);
+    }
+    free(r);
+}
+
+/* ------------------------------------------------------------------ */
 /* Moments */
 
 static void test_moments_match_gsl(void)
@@ -225,7 +414,9 @@ static void test_moments_match_gsl(void)
         gsl_stats_minmax(&mn, &mx, x, 1, BIG_N);
         /* t with 2 df has a mean near 0 and values in the hundreds: the
          * mean's relative error is measured against mean |x|, its natural
-         * scale (the rounding of any summation is relative to it). */
+         * scale (the rounding of GSL's running mean is relative to it).
+         * The module's mean is the exact sum rounded once; GSL's
+         * recurrence drifts by a few ulp, hence 1e-13 and not 1e-15. */
         double scale = dists[d] == D_T2 ? gsl_stats_absdev_m(x, 1, BIG_N, 0.0)
                                         : fabs(mean);
         cm_summary_t s[2];
@@ -233,9 +424,9 @@ static void test_moments_match_gsl(void)
             summarise(CM_STAT_PLAIN, exact, x, BIG_N, &s[exact]);
             CHECK(s[exact].n == BIG_N);
             CHECK(s[exact].n_undef == 0);
-            CHECK_NEAR(s[exact].mean, mean, 1e-12 * scale);
-            CHECK_REL(s[exact].sd, sd, 1e-12);
-            CHECK_REL(s[exact].se, sd / sqrt((double)BIG_N), 1e-12);
+            CHECK_NEAR(s[exact].mean, mean, 1e-13 * scale);
+            CHECK_REL(s[exact].sd, sd, 1e-13);
+            CHECK_REL(s[exact].se, sd / sqrt((double)BIG_N), 1e-13);
             CHECK(s[exact].min == mn);
             CHECK(s[exact].max == mx);
         }
@@ -521,6 +712,63 @@ static void test_sketch_bound_at_bucket_edges(void)
     cm_stats_free(&st);
 }
 
+/* The documented mapping (stats.c's file comment), evaluated with log() as
+ * there: i(x) = ceil(ln|x| SK_MULT + SK_SHIFT), representative
+ * exp(i ln gamma_m), DBL_MAX for the top bucket. */
+static double formula_rep(double x)
+{
+    const double mult = 99.99926666204438845895608;
+    const double shift = -0.5012500039583784728692647;
+    const double ln_gamma = 0.0100000733343333496550521;
+    double i = ceil(log(fabs(x)) * mult + shift);
+    double v = exp(i * ln_gamma);
+    return copysign(v <= DBL_MAX ? v : DBL_MAX, x);
+}
+
+/* The sketch computes its buckets without log(); they must be the
+ * formula's exactly: at random doubles over the whole range and on both
+ * sides of every 23rd bucket edge of the formula. */
+static void test_sketch_index_matches_formula(void)
+{
+    cm_stats_t st;
+    cm_stat_kind_t kind = CM_STAT_PLAIN;
+    CHECK(cm_stats_init(&st, 1, &kind, 0) == CM_EOK);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 31);
+    const uint64_t lo = mag_bits(CM_STATS_ZERO), hi = mag_bits(DBL_MAX);
+    int bad = 0, probes = 0;
+    for (int it = 0; it < 20000; it++) {
+        uint64_t u = lo + (uint64_t)(gsl_rng_uniform(r) * (double)(hi - lo));
+        double x = from_bits(u, it % 2 ? -1.0 : 1.0);
+        bad += !same_bits(rep_of(&st, x), formula_rep(x));
+        probes++;
+    }
+    for (double x0 = CM_STATS_ZERO; x0 < 1e308; x0 *= 1.26) {
+        /* the first double past x0 in the next bucket, by bisection */
+        uint64_t a = mag_bits(x0), b = mag_bits(fmin(x0 * 1.02, DBL_MAX));
+        if (formula_rep(from_bits(a, 1.0)) == formula_rep(from_bits(b, 1.0)))
+            continue;
+        while (b - a > 1) {
+            uint64_t mid = a + (b - a) / 2;
+            if (formula_rep(from_bits(mid, 1.0)) == formula_rep(from_bits(a, 1.0)))
+                a = mid;
+            else
+                b = mid;
+        }
+        for (int d = -2; d <= 2; d++) {
+            double x = from_bits(b + (uint64_t)(int64_t)d, probes % 2 ? -1.0 : 1.0);
+            bad += !same_bits(rep_of(&st, x), formula_rep(x));
+            probes++;
+        }
+    }
+    CHECK(probes > 25000);
+    if (bad != 0)
+        fprintf(stderr, "  %d of %d probes differ\n", bad, probes);
+    CHECK(bad == 0);
+    gsl_rng_free(r);
+    cm_stats_free(&st);
+}
+
 /* Values added so that the stores grow downwards and upwards many times,
  * and merges of stores with disjoint and overlapping ranges. */
 static void test_sketch_growth_and_wide_ranges(void)
@@ -725,11 +973,10 @@ static void test_merge_any_order_sketch_quantiles(void)
         for (size_t slot = 0; slot < MS_SLOTS; slot++) {
             cm_summary_t s;
             cm_stats_summary(&run, slot, &s);
-            /* counts, min and max are order-free: quantiles and the
-             * sketch's cvar05 equal those of a single pass, bit for bit */
+            /* counts, exact sums, min and max are order-free: every
+             * statistic equals that of a single pass, bit for bit */
             CHECK(same_quantiles(&s, &ref[slot]));
-            CHECK_REL(s.mean, ref[slot].mean, 1e-12);
-            CHECK_REL(s.sd, ref[slot].sd, 1e-12);
+            CHECK(same_summary(&s, &ref[slot]));
         }
         cm_stats_free(&run);
     }
@@ -739,58 +986,316 @@ static void test_merge_any_order_sketch_quantiles(void)
     free(v);
 }
 
-static void test_chan_merge_matches_single_pass(void)
+/* One accumulator per block of a random partition of the paths (taken in a
+ * random order, blocks of random sizes, empty ones included), merged along
+ * a random binary tree: every summary and the serialised state are those of
+ * one pass over the paths in order, bit for bit. */
+static void test_merge_any_grouping_bit_identical(void)
 {
-    const size_t n = BIG_N;
-    const int dists[] = {D_NORMAL, D_LOGNORMAL, D_LOGNORMAL2};
-    /* uneven blocks, empty ones included */
-    const size_t cuts[] = {0, 0, 1, 3, 3, 1000, 1001, 40000, 40000, 77777,
-                           99999, BIG_N};
-    const size_t ncuts = sizeof cuts / sizeof cuts[0];
-    for (size_t d = 0; d < sizeof dists / sizeof dists[0]; d++) {
-        double *x = sample(dists[d], n, 31 + d);
-        cm_stat_kind_t kind = CM_STAT_MOMENTS;
-        cm_stats_t one, run, blk;
-        CHECK(cm_stats_init(&one, 1, &kind, 0) == CM_EOK);
-        CHECK(cm_stats_init(&run, 1, &kind, 0) == CM_EOK);
-        CHECK(cm_stats_init(&blk, 1, &kind, 0) == CM_EOK);
-        for (size_t i = 0; i < n; i++)
-            CHECK(cm_stats_add(&one, &x[i]) == CM_EOK);
-        for (size_t c = 0; c + 1 < ncuts; c++) {
-            cm_stats_reset(&blk);
-            for (size_t i = cuts[c]; i < cuts[c + 1]; i++)
-                CHECK(cm_stats_add(&blk, &x[i]) == CM_EOK);
-            CHECK(cm_stats_merge(&run, &blk) == CM_EOK);
+    const size_t npaths = 12007;
+    double *v = merge_data(npaths);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 2024);
+    size_t *order = malloc(npaths * sizeof *order);
+    for (int exact = 0; exact < 2; exact++) {
+        cm_stats_t one;
+        CHECK(cm_stats_init(&one, MS_SLOTS, ms_kinds, exact) == CM_EOK);
+        add_rows(&one, v, 0, npaths);
+        cm_summary_t ref[MS_SLOTS];
+        for (size_t slot = 0; slot < MS_SLOTS; slot++)
+            cm_stats_summary(&one, slot, &ref[slot]);
+        size_t len1;
+        unsigned char *b1 = serialise(&one, &len1);
+        for (int trial = 0; trial < 6; trial++) {
+            for (size_t i = 0; i < npaths; i++)
+                order[i] = i;
+            if (trial > 0)
+                gsl_ran_shuffle(r, order, npaths, sizeof order[0]);
+            /* blocks: sizes 0 .. 3000, the last takes the rest */
+            cm_stats_t acc[64];
+            size_t nacc = 0, p = 0;
+            while (p < npaths || nacc == 0) {
+                size_t len = nacc == 63 ? npaths - p
+                                        : (size_t)gsl_rng_uniform_int(r, 3001);
+                if (len > npaths - p)
+                    len = npaths - p;
+                CHECK(cm_stats_init(&acc[nacc], MS_SLOTS, ms_kinds, exact) ==
+                      CM_EOK);
+                for (size_t i = p; i < p + len; i++)
+                    CHECK(cm_stats_add(&acc[nacc], v + order[i] * MS_SLOTS) ==
+                          CM_EOK);
+                p += len;
+                nacc++;
+            }
+            /* a random tree: merge a random accumulator into another */
+            while (nacc > 1) {
+                size_t i = (size_t)gsl_rng_uniform_int(r, nacc);
+                size_t j = (size_t)gsl_rng_uniform_int(r, nacc - 1);
+                if (j >= i)
+                    j++;
+                CHECK(cm_stats_merge(&acc[i], &acc[j]) == CM_EOK);
+                cm_stats_free(&acc[j]);
+                acc[j] = acc[--nacc];
+            }
+            for (size_t slot = 0; slot < MS_SLOTS; slot++) {
+                cm_summary_t sm;
+                cm_stats_summary(&acc[0], slot, &sm);
+                if (!same_summary(&sm, &ref[slot])) {
+                    fprintf(stderr, "  exact %d trial %d slot %zu\n", exact,
+                            trial, slot);
+                    CHECK(0);
+                }
+            }
+            size_t len2;
+            unsigned char *b2 = serialise(&acc[0], &len2);
+            CHECK(len1 == len2 && b1 != NULL && b2 != NULL &&
+                  memcmp(b1, b2, len1) == 0);
+            free(b2);
+            cm_stats_free(&acc[0]);
         }
-        cm_summary_t s1, sr;
-        cm_stats_summary(&one, 0, &s1);
-        cm_stats_summary(&run, 0, &sr);
-        CHECK(sr.n == n && s1.n == n);
-        CHECK_REL(sr.mean, s1.mean, 1e-12);
-        CHECK_REL(sr.sd, s1.sd, 1e-12);
-        CHECK_REL(sr.mean, gsl_stats_mean(x, 1, n), 1e-12);
-        CHECK_REL(sr.sd, gsl_stats_sd(x, 1, n), 1e-12);
-        CHECK(sr.min == s1.min && sr.max == s1.max);
-        /* A single merge into an empty accumulator copies exactly. */
+        free(b1);
+
+        /* Merging an accumulator into itself doubles every count and sum:
+         * the mean keeps its bits (2 S1 / 2n), D becomes 4 D. */
         cm_stats_t copy;
-        CHECK(cm_stats_init(&copy, 1, &kind, 0) == CM_EOK);
+        CHECK(cm_stats_init(&copy, MS_SLOTS, ms_kinds, exact) == CM_EOK);
         CHECK(cm_stats_merge(&copy, &one) == CM_EOK);
-        cm_summary_t sc;
-        cm_stats_summary(&copy, 0, &sc);
-        CHECK(same_summary(&sc, &s1));
-        /* Merging an accumulator into itself doubles it. */
+        for (size_t slot = 0; slot < MS_SLOTS; slot++) {
+            cm_summary_t sc;
+            cm_stats_summary(&copy, slot, &sc);
+            CHECK(same_summary(&sc, &ref[slot]));
+        }
         CHECK(cm_stats_merge(&copy, &copy) == CM_EOK);
-        cm_stats_summary(&copy, 0, &sc);
-        CHECK(sc.n == 2 * n);
-        CHECK_REL(sc.mean, s1.mean, 1e-15);
-        CHECK_REL(sc.sd, s1.sd * sqrt((2.0 * n - 2.0) / (2.0 * n - 1.0)),
-                  1e-12);
+        for (size_t slot = 0; slot < MS_SLOTS; slot++) {
+            cm_summary_t sc;
+            cm_stats_summary(&copy, slot, &sc);
+            const double n = (double)ref[slot].n;
+            CHECK(sc.n == 2 * ref[slot].n);
+            CHECK(sc.n_undef == 2 * ref[slot].n_undef);
+            CHECK(same_bits(sc.mean, ref[slot].mean));
+            CHECK_REL(sc.sd, ref[slot].sd * sqrt((2 * n - 2) / (2 * n - 1)),
+                      1e-15);
+            CHECK(sc.min == ref[slot].min && sc.max == ref[slot].max);
+        }
         cm_stats_free(&copy);
         cm_stats_free(&one);
-        cm_stats_free(&run);
-        cm_stats_free(&blk);
-        free(x);
     }
+    free(order);
+    gsl_rng_free(r);
+    free(v);
+}
+
+/* Random data over the whole exact range, both signs, all magnitudes at
+ * once, and other awkward sets: mean and sd equal the reference's, bit for
+ * bit, in both modes, for a sketch slot and a MOMENTS slot. */
+static void test_sums_exact_against_reference(void)
+{
+    const size_t n = 4000;
+    double *x = malloc(n * sizeof *x);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 77);
+    for (int set = 0; set < 6; set++) {
+        for (size_t i = 0; i < n; i++) {
+            double u = gsl_rng_uniform(r), sign = u < 0.5 ? -1.0 : 1.0;
+            switch (set) {
+            case 0: /* 2^-44 .. 2^78, every binade of the exact range */
+                x[i] = sign * ldexp(1.0 + gsl_rng_uniform(r),
+                                    -44 + (int)gsl_rng_uniform_int(r, 122));
+                break;
+            case 1: /* cancelling giants and small change */
+                x[i] = i % 3 == 0 ? 1e16 : i % 3 == 1 ? 1.0 + u : -1e16;
+                break;
+            case 2: /* large mean, small spread */
+                x[i] = 1e8 + gsl_ran_gaussian(r, 1.0);
+                break;
+            case 3: /* zeros, ones, shares and money */
+                x[i] = u < 0.3 ? 0.0 : u < 0.4 ? 1.0
+                                      : u < 0.7 ? gsl_rng_uniform(r)
+                                                : draw(r, D_T15);
+                break;
+            case 4: /* two clusters 2^60 apart: windows move */
+                x[i] = sign * (u < 0.5 ? 1e-6 : 1e12) * (1.0 + u);
+                break;
+            default: /* near the ends */
+                x[i] = sign * (u < 0.5 ? ldexp(1.0 + u, -44)
+                                       : nextafter(ldexp(1.0, 78), 0.0));
+                break;
+            }
+        }
+        int before = cm_test_failures_;
+        for (int exact = 0; exact < 2; exact++) {
+            check_against_reference(CM_STAT_PLAIN, exact, x, n);
+            check_against_reference(CM_STAT_MOMENTS, exact, x, n);
+        }
+        check_against_reference(CM_STAT_MOMENTS, 0, x, 1);
+        check_against_reference(CM_STAT_MOMENTS, 0, x, 2);
+        if (cm_test_failures_ != before)
+            fprintf(stderr, "  (set %d)\n", set);
+    }
+    gsl_rng_free(r);
+    free(x);
+}
+
+/* Sums a float sum gets wrong, in every order: the exact result. */
+static void test_sums_exact_cancellation(void)
+{
+    const double a[3] = {1e16, 1.0, -1e16};
+    const int perm[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
+                            {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    for (int k = 0; k < 6; k++) {
+        double x[3] = {a[perm[k][0]], a[perm[k][1]], a[perm[k][2]]};
+        cm_summary_t s;
+        summarise(CM_STAT_MOMENTS, 0, x, 3, &s);
+        CHECK(s.mean == 1.0 / 3.0); /* fl(1) / 3 */
+        /* var = (2e32 + 1 - 1/3) / 2 = 1e32 + 1/3 */
+        CHECK(s.sd == sqrt(1e32));
+    }
+    /* 2^60, many ones, -2^60: the ones survive. */
+    double y[1002];
+    y[0] = 0x1p60;
+    for (int i = 1; i <= 1000; i++)
+        y[i] = 1.0;
+    y[1001] = -0x1p60;
+    cm_summary_t s;
+    summarise(CM_STAT_TAIL_LOW, 0, y, 1002, &s);
+    CHECK(s.mean == 1000.0 / 1002.0);
+    summarise(CM_STAT_TAIL_LOW, 1, y, 1002, &s);
+    CHECK(s.mean == 1000.0 / 1002.0);
+}
+
+/* Data with a large mean and a small spread: no cancellation. */
+static void test_variance_large_mean(void)
+{
+    const double centre[2] = {1e8, 1e12}, spread[2] = {1.0, 1e-3};
+    const size_t n = 100000;
+    double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 5);
+    for (int c = 0; c < 2; c++) {
+        for (size_t i = 0; i < n; i++) {
+            x[i] = centre[c] + gsl_ran_gaussian(r, spread[c]);
+            y[i] = x[i] - centre[c]; /* exact (Sterbenz) */
+        }
+        /* two passes in long double on the shifted data */
+        long double sum = 0.0L, ss = 0.0L;
+        for (size_t i = 0; i < n; i++)
+            sum += y[i];
+        long double mean = sum / n;
+        for (size_t i = 0; i < n; i++)
+            ss += (y[i] - mean) * (y[i] - mean);
+        double sd = (double)sqrtl(ss / (n - 1));
+        cm_summary_t s;
+        summarise(CM_STAT_PLAIN, 0, x, n, &s);
+        CHECK_REL(s.sd, sd, 1e-12);
+        CHECK_REL(s.sd, gsl_stats_sd(y, 1, n), 1e-12);
+        CHECK_REL(s.mean, (double)(centre[c] + mean), 1e-15);
+        check_against_reference(CM_STAT_PLAIN, 0, x, n);
+    }
+    gsl_rng_free(r);
+    free(x);
+    free(y);
+}
+
+/* The ends of the sums' range: |x| >= 2^78 overflows the slot (mean, sd,
+ * se, prob NaN; the rest unaffected, and merges pass it on); just below it
+ * is exact; below 2^-44, x is rounded to units of 2^-96 and x^2 to units
+ * of 2^-192, to nearest, ties away from zero; subnormals count as 0. */
+static void test_sums_range_ends(void)
+{
+    const double big = 0x1p78, below = nextafter(0x1p78, 0.0);
+    cm_summary_t s;
+    for (int exact = 0; exact < 2; exact++) {
+        const double a[4] = {1.0, 2.0, big, 3.0};
+        summarise(CM_STAT_TAIL_HIGH, exact, a, 4, &s);
+        CHECK(s.n == 4 && isnan(s.mean) && isnan(s.sd) && isnan(s.se));
+        CHECK(s.min == 1.0 && s.max == big);
+        /* rank 1 (sketch) or type 7 between 2 and 3 (exact) */
+        CHECK(exact ? s.p50 == 2.5 : fabs(s.p50 - 2.0) <= ALPHA * 2.0);
+        CHECK(fabs(s.cvar05 - big) <= ALPHA * big);
+        const double neg = -big;
+        summarise(CM_STAT_BINARY, exact, &neg, 1, &s);
+        CHECK(isnan(s.mean) && isnan(s.prob) && isnan(s.prob_se));
+        CHECK(s.min == -big);
+        /* exact just below: (b - b + b) / 3 and the sd of {b, -b, b} */
+        const double b[3] = {below, -below, below};
+        summarise(CM_STAT_PLAIN, exact, b, 3, &s);
+        CHECK(s.mean == below / 3.0);
+        check_against_reference(CM_STAT_PLAIN, exact, b, 3);
+    }
+    /* An overflowed accumulator merged into a clean one, in either
+     * direction, and through serialisation. */
+    cm_stat_kind_t kind = CM_STAT_MOMENTS;
+    cm_stats_t clean, dirty;
+    CHECK(cm_stats_init(&clean, 1, &kind, 0) == CM_EOK);
+    CHECK(cm_stats_init(&dirty, 1, &kind, 0) == CM_EOK);
+    const double one = 1.0, inf_ish = -DBL_MAX;
+    CHECK(cm_stats_add(&clean, &one) == CM_EOK);
+    CHECK(cm_stats_add(&dirty, &inf_ish) == CM_EOK);
+    CHECK(cm_stats_merge(&clean, &dirty) == CM_EOK);
+    cm_stats_summary(&clean, 0, &s);
+    CHECK(s.n == 2 && isnan(s.mean) && s.min == -DBL_MAX && s.max == 1.0);
+    size_t len;
+    unsigned char *bytes = serialise(&clean, &len);
+    FILE *f = temp_file();
+    CHECK(f != NULL && bytes != NULL);
+    if (f != NULL && bytes != NULL) {
+        CHECK(fwrite(bytes, 1, len, f) == len);
+        rewind(f);
+        cm_stats_t back;
+        CHECK(cm_stats_read(&back, f) == CM_EOK);
+        cm_stats_summary(&back, 0, &s);
+        CHECK(s.n == 2 && isnan(s.mean) && isnan(s.sd));
+        cm_stats_free(&back);
+        fclose(f);
+    }
+    free(bytes);
+    cm_stats_free(&clean);
+    cm_stats_free(&dirty);
+
+    /* Tiny values: 2^-44 exact; below, rounded as documented. */
+    const double u96 = 0x1p-96;
+    const double t1[2] = {0x1p-44, 0x1p-44 * 3.0};
+    summarise(CM_STAT_PLAIN, 0, t1, 2, &s);
+    CHECK(s.mean == 0x1p-43 && s.sd == 0x1p-44 * sqrt(2.0));
+    struct {
+        double x, mean;
+    } const cases[] = {
+        {0x1p-97, u96},            /* half a unit: away from zero */
+        {-0x1p-97, -u96},
+        {0x1.8p-97, u96},          /* 0.75 unit */
+        {0x1p-98, 0.0},            /* 0.25 unit */
+        {0x1.fffffffffffffp-98, 0.0}, /* just below half */
+        {0x1.0000000000001p-96, u96}, /* 1 unit + 2^-52: rounds to 1 */
+        {0x1.8p-96, 2 * u96},      /* 1.5 units: away from zero */
+        {DBL_MIN, 0.0},
+        {DBL_TRUE_MIN, 0.0},
+        {-DBL_TRUE_MIN, 0.0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        summarise(CM_STAT_PLAIN, 0, &cases[i].x, 1, &s);
+        if (!same_bits(s.mean, cases[i].mean)) {
+            fprintf(stderr, "  x %a: mean %a, expected %a\n", cases[i].x,
+                    s.mean, cases[i].mean);
+            CHECK(0);
+        }
+        CHECK(s.min == cases[i].x && s.max == cases[i].x);
+    }
+    /* x^2 in units of 2^-192: {2^-60, -2^-60} exact (x^2 = 2^-120), sd
+     * sqrt(2^-119); {2^-97, 2^-97}: S1 = 2 units of 2^-96, S2 = 0 (x^2 =
+     * 2^-194 is a quarter unit), so D = 2 * 0 - 2^2 < 0 counts as 0: sd
+     * 0. */
+    const double t2[2] = {0x1p-60, -0x1p-60};
+    summarise(CM_STAT_PLAIN, 0, t2, 2, &s);
+    CHECK(s.mean == 0.0 && s.sd == sqrt(0x1p-119));
+    const double t3[2] = {0x1p-97, 0x1p-97};
+    summarise(CM_STAT_PLAIN, 0, t3, 2, &s);
+    CHECK(s.mean == u96 && s.sd == 0.0);
+    const double t4[2] = {0x1.6a09e667f3bcdp-97, -0x1.6a09e667f3bcdp-97};
+    /* each x rounds to +-1 unit (0.707 unit), x^2 = 0.50000000000000004
+     * units of 2^-192 rounds to 1: S1 = 0, S2 = 2 units, D = 4 units of
+     * 2^-192, var = 4 2^-192 / 2 / 1 */
+    summarise(CM_STAT_PLAIN, 0, t4, 2, &s);
+    CHECK(s.mean == 0.0 && s.sd == sqrt(0x1p-191));
 }
 
 static void test_merge_and_init_errors(void)
@@ -1094,7 +1599,16 @@ static void test_write_read_round_trip(void)
         unsigned char *b2 = serialise(&back, &l2);
         CHECK(l1 == l2 && (long)l1 == len && b1 != NULL && b2 != NULL &&
               memcmp(b1, b2, l1) == 0);
-        /* The read-back accumulator merges like the original. */
+        /* The read-back accumulator takes values like the original. */
+        add_rows(&st, v, 0, 700);
+        add_rows(&back, v, 0, 700);
+        for (size_t slot = 0; slot < MS_SLOTS; slot++) {
+            cm_summary_t a, b;
+            cm_stats_summary(&st, slot, &a);
+            cm_stats_summary(&back, slot, &b);
+            CHECK(same_summary(&a, &b));
+        }
+        /* ... and merges like it. */
         CHECK(cm_stats_init(&m1, MS_SLOTS, ms_kinds, exact) == CM_EOK);
         CHECK(cm_stats_init(&m2, MS_SLOTS, ms_kinds, exact) == CM_EOK);
         add_rows(&m1, v, 0, 100);
@@ -1121,7 +1635,10 @@ static void test_write_read_round_trip(void)
             cm_stats_free(&t);
             fclose(g);
         }
-        for (int damage = 0; damage < 2; damage++) {
+        /* Slot 0 starts at byte 24: u32 kind, u64 n, u64 n_undef, u32
+         * overflow (44), f64 min, max, S1's 6 digits (64) and top limb
+         * (88), S2's 11 digits (96) and top limb (140). */
+        for (int damage = 0; damage < 5; damage++) {
             FILE *g = temp_file();
             CHECK(g != NULL);
             if (g == NULL)
@@ -1130,8 +1647,14 @@ static void test_write_read_round_trip(void)
             memcpy(c, b1, l1);
             if (damage == 0)
                 c[0] ^= 0x20; /* magic */
-            else
+            else if (damage == 1)
                 c[24 + 4] ^= 1; /* slot 0's n */
+            else if (damage == 2)
+                c[8] = 1; /* version 1: order-dependent moments */
+            else if (damage == 3)
+                c[44] = 2; /* overflow flag */
+            else
+                c[88 + 7] ^= 0x40; /* S1's top limb beyond its bound */
             CHECK(fwrite(c, 1, l1, g) == l1);
             rewind(g);
             cm_stats_t t;
@@ -1196,10 +1719,15 @@ static const cm_test_t tests[] = {
     {"sketch_quantiles_within_bound", test_sketch_quantiles_within_bound},
     {"sketch_cvar_within_bound", test_sketch_cvar_within_bound},
     {"sketch_bound_at_bucket_edges", test_sketch_bound_at_bucket_edges},
+    {"sketch_index_matches_formula", test_sketch_index_matches_formula},
     {"sketch_growth_and_wide_ranges", test_sketch_growth_and_wide_ranges},
     {"merge_block_order_bit_identical", test_merge_block_order_bit_identical},
     {"merge_any_order_sketch_quantiles", test_merge_any_order_sketch_quantiles},
-    {"chan_merge_matches_single_pass", test_chan_merge_matches_single_pass},
+    {"merge_any_grouping_bit_identical", test_merge_any_grouping_bit_identical},
+    {"sums_exact_against_reference", test_sums_exact_against_reference},
+    {"sums_exact_cancellation", test_sums_exact_cancellation},
+    {"variance_large_mean", test_variance_large_mean},
+    {"sums_range_ends", test_sums_range_ends},
     {"merge_and_init_errors", test_merge_and_init_errors},
     {"undefined_values", test_undefined_values},
     {"binary_prob", test_binary_prob},
@@ -1209,7 +1737,136 @@ static const cm_test_t tests[] = {
     {"write_read_round_trip", test_write_read_round_trip},
 };
 
+/* ------------------------------------------------------------------ */
+/* Benchmark (test_stats --bench; not a test): ns per slot-add of
+ * cm_stats_add over BENCH_SLOTS slots laid out like a scenario's (10
+ * projects' scalars, then yearly market outcomes), values like the model's:
+ * money of both signs with some undefined, money >= 0 with many zeros,
+ * prices, shares with exact zeros and ones, 0/1, calendar years or
+ * undefined, HHI, ratios; and MOMENTS slots fed paired differences (half
+ * exactly 0).  Best of many short runs of thread CPU time, so that other
+ * processes on the machine disturb it little.  The third line mimics the
+ * driver: per path, 12 scenario accumulators and 11 of differences. */
+
+#define BENCH_SLOTS 2000
+#define BENCH_PATHS 1024
+
+static double bench_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static double bench_value(gsl_rng *r, int type, size_t slot)
+{
+    double u = gsl_rng_uniform(r);
+    switch (type) {
+    case 0:
+        return u < 0.03 ? NAN : 150.0 + gsl_ran_gaussian(r, 400.0);
+    case 1:
+        return u < 0.7 ? 0.0 : gsl_ran_lognormal(r, 5.0, 1.0);
+    case 2:
+        return gsl_ran_lognormal(r, 9.5 + 0.001 * (double)slot, 0.4);
+    case 3:
+        return u < 0.2 ? 1.0 : u < 0.3 ? 0.0 : gsl_rng_uniform(r);
+    case 4:
+        return u < 0.15 ? 1.0 : 0.0;
+    case 5:
+        return u < 0.5 ? NAN : 2030.0 + (double)gsl_rng_uniform_int(r, 25);
+    case 6:
+        return 10000.0 * gsl_ran_beta(r, 5.0, 2.0);
+    default:
+        return u < 0.1 ? NAN : gsl_ran_lognormal(r, 0.3, 0.5);
+    }
+}
+
+/* Best ns per slot-add of adding paths v[0 .. npaths-1] in runs of 128. */
+static double bench_run(const cm_stat_kind_t *kinds, const double *v)
+{
+    cm_stats_t st;
+    if (cm_stats_init(&st, BENCH_SLOTS, kinds, 0) != CM_EOK)
+        return NAN;
+    for (size_t p = 0; p < BENCH_PATHS; p++) /* warm-up: stores grow */
+        (void)cm_stats_add(&st, v + p * BENCH_SLOTS);
+    double best = INFINITY;
+    for (int rep = 0; rep < 400; rep++) {
+        size_t p0 = (size_t)(rep % 8) * (BENCH_PATHS / 8);
+        if (p0 == 0)
+            cm_stats_reset(&st);
+        double t0 = bench_now();
+        for (size_t p = p0; p < p0 + BENCH_PATHS / 8; p++)
+            (void)cm_stats_add(&st, v + p * BENCH_SLOTS);
+        best = fmin(best, bench_now() - t0);
+    }
+    cm_stats_free(&st);
+    return 1e9 * best / ((double)(BENCH_PATHS / 8) * BENCH_SLOTS);
+}
+
+static int bench_add(void)
+{
+    static const cm_stat_kind_t type_kind[8] = {
+        CM_STAT_TAIL_LOW, CM_STAT_TAIL_HIGH, CM_STAT_PLAIN, CM_STAT_PLAIN,
+        CM_STAT_BINARY,   CM_STAT_INTEGER,   CM_STAT_PLAIN, CM_STAT_PLAIN};
+    static const int proj[14] = {0, 7, 0, 7, 7, 7, 4, 5, 1, 4, 5, 1, 5, 2};
+    static const int year[10] = {2, 4, 1, 3, 6, 3, 3, 4, 3, 1};
+    static int type[BENCH_SLOTS];
+    static cm_stat_kind_t kinds[BENCH_SLOTS], moments[BENCH_SLOTS];
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 1);
+    for (size_t i = 0; i < BENCH_SLOTS; i++) {
+        type[i] = i < 140 ? proj[i % 14] : year[((i - 140) / 30) % 10];
+        kinds[i] = type_kind[type[i]];
+        moments[i] = CM_STAT_MOMENTS;
+    }
+    const size_t nv = (size_t)BENCH_PATHS * BENCH_SLOTS;
+    double *v = malloc(nv * sizeof *v), *d = malloc(nv * sizeof *d);
+    if (v == NULL || d == NULL)
+        return 1;
+    for (size_t p = 0; p < BENCH_PATHS; p++)
+        for (size_t i = 0; i < BENCH_SLOTS; i++) {
+            double x = bench_value(r, type[i], i);
+            v[p * BENCH_SLOTS + i] = x;
+            d[p * BENCH_SLOTS + i] =
+                gsl_rng_uniform(r) < 0.5 ? 0.0 : x - bench_value(r, type[i], i);
+        }
+    printf("mixed kinds:   %.2f ns per slot-add\n", bench_run(kinds, v));
+    printf("MOMENTS slots: %.2f ns per slot-add\n", bench_run(moments, d));
+
+    enum { NSCEN = 12, NP = 256 };
+    cm_stats_t blk[NSCEN], dif[NSCEN];
+    for (int s = 0; s < NSCEN; s++)
+        if (cm_stats_init(&blk[s], BENCH_SLOTS, kinds, 0) != CM_EOK ||
+            cm_stats_init(&dif[s], BENCH_SLOTS, moments, 0) != CM_EOK)
+            return 1;
+    double best = INFINITY;
+    for (int rep = 0; rep < 12; rep++) {
+        double t0 = bench_now();
+        for (size_t p = 0; p < NP; p++)
+            for (int s = 0; s < NSCEN; s++) {
+                (void)cm_stats_add(&blk[s], v + p * BENCH_SLOTS);
+                if (s > 0)
+                    (void)cm_stats_add(&dif[s], d + p * BENCH_SLOTS);
+            }
+        if (rep >= 2) /* stores grown */
+            best = fmin(best, bench_now() - t0);
+    }
+    printf("driver-like (12 x %d mixed + 11 x %d MOMENTS per path): %.2f ns "
+           "per slot-add\n", BENCH_SLOTS, BENCH_SLOTS,
+           1e9 * best / ((double)NP * BENCH_SLOTS * (2 * NSCEN - 1)));
+    for (int s = 0; s < NSCEN; s++) {
+        cm_stats_free(&blk[s]);
+        cm_stats_free(&dif[s]);
+    }
+    free(v);
+    free(d);
+    gsl_rng_free(r);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--bench") == 0)
+        return bench_add();
     return CM_TEST_MAIN(tests);
 }

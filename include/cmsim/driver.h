@@ -5,9 +5,13 @@
  * every scenario of the run on the block's paths (common random numbers:
  * the same path number is the same draws in every scenario) and adds the
  * outcomes to its block accumulators, which are then merged into the run's
- * accumulators strictly in block order (an OpenMP ordered region).  The
- * result is therefore bit-identical for any number of threads, and memory
- * does not grow with the number of paths (except in exact-quantile mode).
+ * accumulators.  Every accumulator merges order-free (exact sums, integer
+ * counts: stats.h), so the result is bit-identical for any number of
+ * threads, MPI ranks or parts.  Merges still happen in block order (an
+ * OpenMP ordered region) for two other reasons: --dump-paths rows come out
+ * in path order, and an interrupted run holds exactly the blocks before
+ * next_block, which is what a checkpoint records.  Memory does not grow
+ * with the number of paths (except in exact-quantile mode).
  *
  * Scenario 0 is the reference.  For every other scenario v the run also
  * accumulates the paired difference v - reference, path by path, for every
@@ -29,8 +33,8 @@
 #include "cmsim/scenario.h"
 #include "cmsim/stats.h"
 
-/* Part of the reproducibility contract: changing it changes the last bits
- * of means and standard deviations (the order of the pairwise merges). */
+/* Paths per block: the unit of work of a thread, of a part (--part K/N
+ * splits whole blocks) and of a checkpoint.  No statistic depends on it. */
 #define CM_BLOCK_PATHS 1024u
 
 /* Most shares a run can be cut into (--part K/N, MPI ranks). */

@@ -5,13 +5,31 @@
  * doubles, NaN meaning "undefined on this path" (counted apart, never mixed
  * into the statistics).
  *
- * Reproducibility contract: the driver adds the paths of one block in path
- * order into a block accumulator, then merges block accumulators into the
- * run's accumulator in block order.  Given that, every statistic is a pure
- * function of the values, whatever thread computed which block: the
- * floating-point parts (mean, M2 by Chan et al.'s pairwise update) are merged
- * in a fixed order, and the quantile sketch holds integer counts, whose sums
- * do not depend on order at all.
+ * Reproducibility contract: every part of an accumulator is order-free
+ * (commutative and associative bit for bit): counts are integers, min and
+ * max are exact, and the first two moments come from exact sums S1 = sum x
+ * and S2 = sum x^2 held as fixed-point integers (a superaccumulator).  So
+ * the state, its serialised bytes and every summary are pure functions of
+ * the multiset of values added: the same for any order of the values, any
+ * split of them into accumulators (blocks, threads, MPI ranks, parts of a
+ * run) and any order or grouping of the merges.  (The driver still merges
+ * block accumulators in block order; it no longer needs to.)
+ *
+ * Moments: mean = fl(S1) / n, where fl(S1) is the exact sum rounded once
+ * to the nearest double, so the mean is within one rounding of the exact
+ * sum over n; variance = fl(n S2 - S1^2) / n / (n - 1), the numerator
+ * computed exactly in integer arithmetic and rounded once, so there is no
+ * cancellation however large the mean is against the spread (relative
+ * error of var a few 1e-16); sd = sqrt(var), se = sd / sqrt(n).  The sums
+ * are exact for every value with 2^-44 <= |x| < 2^78 (S1 in units of
+ * 2^-96, S2 in units of 2^-192, room for 2^64 values).  A non-zero value
+ * below 2^-44 is added as x rounded to a multiple of 2^-96 and x^2 rounded
+ * to a multiple of 2^-192 (to nearest, ties away from zero; subnormals
+ * give 0): still a function of the value alone, so still order-free, with
+ * an error below 2^-97 per value.  A value with |x| >= 2^78 (about
+ * 3.0e23) overflows the slot: its mean, sd, se, prob and prob_se are NaN
+ * from then on (merges pass that on); n, min, max, quantiles and cvar05
+ * are unaffected.
  *
  * Quantiles:
  *  - sketch mode (default): a DDSketch-style log-bucket histogram with
@@ -30,7 +48,8 @@
  *  - exact mode: every defined value is kept (memory grows with paths; for
  *    small runs); quantiles are type 7 (gsl_stats_quantile_from_sorted_data)
  *    and the tail means exact (the sorted tail summed in ascending order).
- *  Mean and sd come from the same code in both modes (identical bits).
+ *  Mean and sd come from the same exact sums in both modes (identical
+ *  bits).
  *
  * Thread-safety: an accumulator belongs to one thread at a time.
  */
@@ -67,11 +86,12 @@ typedef struct {
 
 /* The statistics of one slot.  Fields that do not apply or are undefined
  * (n == 0; sd with n < 2; prob for non-binary slots; cvar05 for non-money
- * slots) are NaN. */
+ * slots; the moments of an overflowed slot, see above) are NaN. */
 typedef struct {
     uint64_t n;          /* paths where the outcome is defined */
     uint64_t n_undef;    /* paths where it is not */
-    double mean, sd, se; /* sd with n - 1; se = sd / sqrt(n) */
+    double mean, sd, se; /* from exact sums (above); sd with n - 1;
+                            se = sd / sqrt(n) */
     double min, p05, p25, p50, p75, p95, max;
     double cvar05;       /* TAIL_*: mean of the worst ceil(0.05 n) values */
     double prob, prob_se;/* BINARY: share of 1s, sqrt(p (1-p) / n) */
@@ -96,27 +116,31 @@ void cm_stats_reset(cm_stats_t *st);
 int cm_stats_add(cm_stats_t *st, const double *values);
 
 /* Merge from into into (same nslots, kinds and exact flag, else
- * CM_EINTERNAL).  Merging is associative in value but, for bit-identical
- * results, must be done in block order.  On CM_ENOMEM into is unchanged. */
+ * CM_EINTERNAL); from may be into itself.  Order-free: merging the same
+ * accumulators in any order or grouping gives the same state, bit for bit.
+ * On CM_ENOMEM into's values are unchanged. */
 int cm_stats_merge(cm_stats_t *into, const cm_stats_t *from);
 
 /* Summary of one slot.  In exact mode the first summary after new values
  * sorts the slot's value store in place (invisible to callers, but it is a
- * write: the one-thread-at-a-time rule applies to summaries as well). */
+ * write: the one-thread-at-a-time rule applies to summaries as well); in
+ * sketch mode a summary only reads. */
 void cm_stats_summary(const cm_stats_t *st, size_t slot, cm_summary_t *out);
 
 /* Serialise an accumulator (checkpoints, partial runs merged across
- * processes) in a portable binary form: fixed-width little-endian fields,
- * doubles as IEEE-754 bit patterns, sketch stores over their occupied index
- * range only, exact values sorted.  Two accumulators holding the same state
- * (same counts and the same mean/M2/min/max bits) write the same bytes,
- * however their memory grew.  Like a summary, it sorts exact stores in
- * place.  Returns 0 or CM_EIO. */
+ * processes) in a portable binary form (format version 2): fixed-width
+ * little-endian fields, doubles as IEEE-754 bit patterns, the exact sums in
+ * their unique normalised form, sketch stores over their occupied index
+ * range only, exact values sorted.  Accumulators that saw the same values,
+ * in whatever order and grouping, write the same bytes, however their
+ * memory grew.  Like a summary, it sorts exact stores in place.  Returns 0
+ * or CM_EIO. */
 int cm_stats_write(const cm_stats_t *st, FILE *f);
 
 /* Read what cm_stats_write wrote into st, which is initialised here (as by
  * cm_stats_init; free it with cm_stats_free, which is also safe after a
- * failure).  Returns 0, CM_EIO (short read, bad magic or version, or
+ * failure).  Returns 0, CM_EIO (short read, bad magic or version, including
+ * version 1, whose order-dependent moments cannot become exact sums, or
  * inconsistent content) or CM_ENOMEM. */
 int cm_stats_read(cm_stats_t *st, FILE *f);
 
