@@ -60,11 +60,14 @@ void cm_run_free(cm_run_t *run)
             cm_stats_free(&run->diff[i]);
         if (run->diff_ref)
             free(run->diff_ref[i]);
+        if (run->share)
+            cm_model_share_free(&run->share[i]);
     }
     free(run->layouts);
     free(run->stats);
     free(run->diff);
     free(run->diff_ref);
+    free(run->share);
     memset(run, 0, sizeof *run);
 }
 
@@ -136,7 +139,8 @@ int cm_run_init(cm_run_t *run, const cm_scenario_t **scen, int nscen,
     run->stats = calloc((size_t)nscen, sizeof *run->stats);
     run->diff = calloc((size_t)nscen, sizeof *run->diff);
     run->diff_ref = calloc((size_t)nscen, sizeof *run->diff_ref);
-    if (!run->layouts || !run->stats || !run->diff || !run->diff_ref)
+    run->share = calloc((size_t)nscen, sizeof *run->share);
+    if (!run->layouts || !run->stats || !run->diff || !run->diff_ref || !run->share)
         goto nomem;
     for (int i = 0; i < nscen; i++) {
         if (cm_layout_init(&run->layouts[i], scen[i]) != CM_EOK)
@@ -148,6 +152,8 @@ int cm_run_init(cm_run_t *run, const cm_scenario_t **scen, int nscen,
         if (build_diff_map(&run->layouts[0], &run->layouts[i], &run->diff_ref[i]) != CM_EOK)
             goto nomem;
         if (init_moments(&run->diff[i], run->layouts[i].nslots) != CM_EOK)
+            goto nomem;
+        if (cm_model_share_init(&run->share[i], scen[i], scen[0]) != CM_EOK)
             goto nomem;
     }
     return CM_EOK;
@@ -263,7 +269,10 @@ static int run_block(const cm_run_t *run, thread_ctx_t *c, uint64_t first, uint6
         for (int s = 0; s < run->nscen; s++) {
             size_t ns = run->layouts[s].nslots;
             double *o = c->out[s] + (dumping ? k * ns : 0);
-            cm_model_path(&c->ws[s], first + k, o);
+            if (s == 0)
+                cm_model_path(&c->ws[0], first + k, o);
+            else /* what the variant draws like the reference, it copies */
+                cm_model_path_shared(&c->ws[s], first + k, o, &c->ws[0], &run->share[s]);
             if (cm_stats_add(&c->block[s], o) != CM_EOK)
                 return CM_ENOMEM;
             if (s > 0) {

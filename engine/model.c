@@ -45,12 +45,20 @@ int cm_model_ws_init(cm_model_ws_t *ws, const cm_scenario_t *s, const cm_layout_
     ws->gfac = calloc(nprod + 1, sizeof *ws->gfac);
     ws->q = calloc((size_t)s->nprojects * H + 1, sizeof *ws->q);
     ws->util = calloc(H + 1, sizeof *ws->util);
+    size_t np = (size_t)s->nprojects + 1;
+    ws->draw_capex = calloc(np, sizeof *ws->draw_capex);
+    ws->draw_capacity = calloc(np, sizeof *ws->draw_capacity);
+    ws->draw_opex = calloc(np, sizeof *ws->draw_opex);
+    ws->draw_build = calloc(np, sizeof *ws->draw_build);
+    ws->draw_util = calloc(np * (H + 1), sizeof *ws->draw_util);
     ws->shock = calloc(3 * (size_t)s->nminerals + 1, sizeof *ws->shock);
     ws->supply = calloc(2 * (size_t)s->ncountries + 1, sizeof *ws->supply);
     ws->financing = calloc((size_t)s->ntranche_names + 1, sizeof *ws->financing);
     if (ws->price == NULL || ws->restricted == NULL || ws->disrupted == NULL ||
         ws->expro_year == NULL || ws->growth == NULL || ws->gfac == NULL || ws->q == NULL ||
         ws->util == NULL || ws->shock == NULL || ws->supply == NULL ||
+        ws->draw_capex == NULL || ws->draw_capacity == NULL || ws->draw_opex == NULL ||
+        ws->draw_build == NULL || ws->draw_util == NULL ||
         ws->financing == NULL || cm_stream_init(&ws->stream) != CM_EOK ||
         cm_project_lines_init(&ws->lines, s->horizon) != CM_EOK) {
         cm_model_ws_free(ws);
@@ -71,6 +79,11 @@ void cm_model_ws_free(cm_model_ws_t *ws)
     free(ws->gfac);
     free(ws->q);
     free(ws->util);
+    free(ws->draw_capex);
+    free(ws->draw_capacity);
+    free(ws->draw_opex);
+    free(ws->draw_build);
+    free(ws->draw_util);
     free(ws->shock);
     free(ws->supply);
     free(ws->financing);
@@ -185,7 +198,44 @@ static void simulate_shared(cm_model_ws_t *ws, uint64_t path)
     }
 }
 
-static void simulate_projects(cm_model_ws_t *ws, uint64_t path, double *out)
+/* Draw project p's uncertain inputs into the workspace's draw cache. */
+static void draw_project(cm_model_ws_t *ws, int p, uint64_t path)
+{
+    const cm_scenario_t *s = ws->s;
+    const cm_project_t *pr = &s->projects[p];
+    const int H = s->horizon;
+    ws->draw_capex[p] = draw_at(ws, &pr->capex, pr->capex_key, path, 0);
+    double k = draw_at(ws, &pr->build_years, pr->build_key, path, 0);
+    k = round(k); /* nearest integer, halves away from zero */
+    ws->draw_build[p] = k < 1.0 ? 1 : (k > 100000.0 ? 100000 : (int)k);
+    ws->draw_capacity[p] = draw_at(ws, &pr->capacity, pr->capacity_key, path, 0);
+    ws->draw_opex[p] = draw_at(ws, &pr->opex, pr->opex_key, path, 0);
+    int prod0 = pr->start + ws->draw_build[p];
+    double *util = ws->draw_util + (size_t)p * (size_t)H;
+    for (int t = 0; t < H; t++) {
+        double u = 0.0;
+        if (t >= prod0 && t < prod0 + pr->life) {
+            u = draw_at(ws, &pr->utilization, pr->utilization_key, path, (unsigned)t);
+            u = u < 0.0 ? 0.0 : (u > 1.0 ? 1.0 : u);
+        }
+        util[t] = u;
+    }
+}
+
+/* Project p's draws copied from the donor's project dp (identical sites
+ * and distributions, so identical draws: only the copy is cheaper). */
+static void copy_project(cm_model_ws_t *ws, int p, const cm_model_ws_t *donor, int dp)
+{
+    const size_t H = (size_t)ws->s->horizon;
+    ws->draw_capex[p] = donor->draw_capex[dp];
+    ws->draw_build[p] = donor->draw_build[dp];
+    ws->draw_capacity[p] = donor->draw_capacity[dp];
+    ws->draw_opex[p] = donor->draw_opex[dp];
+    memcpy(ws->draw_util + (size_t)p * H, donor->draw_util + (size_t)dp * H, H * sizeof(double));
+}
+
+static void simulate_projects(cm_model_ws_t *ws, uint64_t path, double *out,
+                              const cm_model_ws_t *donor, const cm_model_share_t *sh)
 {
     const cm_scenario_t *s = ws->s;
     const cm_layout_t *l = ws->layout;
@@ -196,23 +246,16 @@ static void simulate_projects(cm_model_ws_t *ws, uint64_t path, double *out)
     for (int p = 0; p < s->nprojects; p++) {
         const cm_project_t *pr = &s->projects[p];
         const cm_mineral_t *mi = &s->minerals[pr->mineral];
+        if (donor != NULL && sh->project[p] >= 0)
+            copy_project(ws, p, donor, sh->project[p]);
+        else
+            draw_project(ws, p, path);
         cm_project_inputs_t in;
-        in.capex = draw_at(ws, &pr->capex, pr->capex_key, path, 0);
-        double k = draw_at(ws, &pr->build_years, pr->build_key, path, 0);
-        k = round(k); /* nearest integer, halves away from zero */
-        in.build_years = k < 1.0 ? 1 : (k > 100000.0 ? 100000 : (int)k);
-        in.capacity = draw_at(ws, &pr->capacity, pr->capacity_key, path, 0);
-        in.opex = draw_at(ws, &pr->opex, pr->opex_key, path, 0);
-        int prod0 = pr->start + in.build_years;
-        for (int t = 0; t < H; t++) {
-            double u = 0.0;
-            if (t >= prod0 && t < prod0 + pr->life) {
-                u = draw_at(ws, &pr->utilization, pr->utilization_key, path, (unsigned)t);
-                u = u < 0.0 ? 0.0 : (u > 1.0 ? 1.0 : u);
-            }
-            ws->util[t] = u;
-        }
-        in.utilization = ws->util;
+        in.capex = ws->draw_capex[p];
+        in.build_years = ws->draw_build[p];
+        in.capacity = ws->draw_capacity[p];
+        in.opex = ws->draw_opex[p];
+        in.utilization = ws->draw_util + (size_t)p * (size_t)H;
         in.price = ws->price + (size_t)pr->mineral * H;
         in.restricted = mi->has_controls ? ws->restricted + (size_t)pr->mineral * H : NULL;
         in.price_multiplier = (mi->dominant == pr->country) ? 1.0 : mi->price_multiplier;
@@ -249,7 +292,7 @@ void cm_market_year(const cm_scenario_t *s, const cm_mineral_t *m,
             continue;
         double sh = total > 0.0 ? supply[c] / total : 0.0;
         hhi += (100.0 * sh) * (100.0 * sh);
-        if (s->region[0] != '\0' && strcmp(s->countries[c].region, s->region) == 0)
+        if (s->countries[c].in_region)
             region += sh;
         /* keep the three largest shares */
         if (sh > top[0]) {
@@ -338,10 +381,119 @@ static void simulate_markets(cm_model_ws_t *ws, double *out)
     }
 }
 
+void cm_model_path_shared(cm_model_ws_t *ws, uint64_t path, double *out,
+                          const cm_model_ws_t *donor, const cm_model_share_t *sh)
+{
+    if (donor != NULL && sh != NULL && sh->world) {
+        const cm_scenario_t *s = ws->s;
+        const size_t H = (size_t)s->horizon;
+        size_t nprod = 0;
+        for (int m = 0; m < s->nminerals; m++)
+            nprod += (size_t)s->minerals[m].nproducers;
+        memcpy(ws->price, donor->price, (size_t)s->nminerals * H * sizeof *ws->price);
+        memcpy(ws->restricted, donor->restricted, (size_t)s->nminerals * H);
+        memcpy(ws->disrupted, donor->disrupted, (size_t)s->nroutes * H);
+        memcpy(ws->expro_year, donor->expro_year, (size_t)s->ncountries * sizeof *ws->expro_year);
+        memcpy(ws->growth, donor->growth, nprod * sizeof *ws->growth);
+    } else {
+        simulate_prices(ws, path);
+        simulate_shared(ws, path);
+    }
+    simulate_projects(ws, path, out, sh != NULL ? donor : NULL, sh);
+    simulate_markets(ws, out);
+}
+
 void cm_model_path(cm_model_ws_t *ws, uint64_t path, double *out)
 {
-    simulate_prices(ws, path);
-    simulate_shared(ws, path);
-    simulate_projects(ws, path, out);
-    simulate_markets(ws, out);
+    cm_model_path_shared(ws, path, out, NULL, NULL);
+}
+
+/* ---- which draws a scenario shares with another ---------------------- */
+
+static int same_dist(const cm_dist_t *a, const cm_dist_t *b)
+{
+    if (a->kind != b->kind || a->n != b->n || a->cdf_lo != b->cdf_lo || a->cdf_hi != b->cdf_hi)
+        return 0;
+    for (int i = 0; i < 4; i++)
+        if (a->p[i] != b->p[i])
+            return 0;
+    for (int i = 0; i < a->n && i < CM_DISCRETE_MAX; i++)
+        if (a->values[i] != b->values[i] || a->cum[i] != b->cum[i])
+            return 0;
+    return 1;
+}
+
+/* Everything simulate_prices and simulate_shared read, compared. */
+static int same_world(const cm_scenario_t *a, const cm_scenario_t *b)
+{
+    if (a->horizon != b->horizon || a->nminerals != b->nminerals ||
+        a->ncountries != b->ncountries || a->nroutes != b->nroutes ||
+        a->correlated != b->correlated)
+        return 0;
+    const int nm = a->nminerals;
+    if (a->correlated)
+        for (int i = 0; i < nm * nm; i++)
+            if (a->chol[i] != b->chol[i])
+                return 0;
+    for (int m = 0; m < nm; m++) {
+        const cm_mineral_t *x = &a->minerals[m], *y = &b->minerals[m];
+        if (x->model != y->model || x->p0 != y->p0 || x->mu != y->mu || x->sigma != y->sigma ||
+            x->kappa != y->kappa || x->long_run != y->long_run || x->jump_rate != y->jump_rate ||
+            x->jump_mean != y->jump_mean || x->jump_sd != y->jump_sd ||
+            x->has_controls != y->has_controls || x->p_start != y->p_start ||
+            x->p_end != y->p_end || x->price_key != y->price_key ||
+            x->jump_key != y->jump_key || x->controls_key != y->controls_key ||
+            x->nproducers != y->nproducers)
+            return 0;
+        for (int j = 0; j < x->nproducers; j++)
+            if (x->producers[j].growth_key != y->producers[j].growth_key ||
+                !same_dist(&x->producers[j].growth, &y->producers[j].growth))
+                return 0;
+    }
+    for (int r = 0; r < a->nroutes; r++)
+        if (a->routes[r].disruption != b->routes[r].disruption ||
+            a->routes[r].key != b->routes[r].key)
+            return 0;
+    for (int c = 0; c < a->ncountries; c++)
+        if (a->countries[c].hazard_key != b->countries[c].hazard_key ||
+            a->countries[c].event_key != b->countries[c].event_key ||
+            !same_dist(&a->countries[c].expropriation, &b->countries[c].expropriation))
+            return 0;
+    return 1;
+}
+
+/* Everything draw_project reads, compared. */
+static int same_project_draws(const cm_project_t *x, const cm_project_t *y)
+{
+    return x->start == y->start && x->life == y->life && x->capex_key == y->capex_key &&
+           x->build_key == y->build_key && x->capacity_key == y->capacity_key &&
+           x->utilization_key == y->utilization_key && x->opex_key == y->opex_key &&
+           same_dist(&x->capex, &y->capex) && same_dist(&x->build_years, &y->build_years) &&
+           same_dist(&x->capacity, &y->capacity) && same_dist(&x->opex, &y->opex) &&
+           same_dist(&x->utilization, &y->utilization);
+}
+
+int cm_model_share_init(cm_model_share_t *sh, const cm_scenario_t *s, const cm_scenario_t *donor)
+{
+    memset(sh, 0, sizeof *sh);
+    sh->project = malloc(((size_t)s->nprojects + 1) * sizeof *sh->project);
+    if (sh->project == NULL)
+        return CM_ENOMEM;
+    sh->world = same_world(s, donor);
+    for (int p = 0; p < s->nprojects; p++) {
+        int dp = cm_scenario_project(donor, s->projects[p].name);
+        sh->project[p] = (dp >= 0 && s->horizon == donor->horizon &&
+                          same_project_draws(&s->projects[p], &donor->projects[dp]))
+                             ? dp
+                             : -1;
+    }
+    return CM_EOK;
+}
+
+void cm_model_share_free(cm_model_share_t *sh)
+{
+    if (sh == NULL)
+        return;
+    free(sh->project);
+    memset(sh, 0, sizeof *sh);
 }

@@ -60,6 +60,7 @@ void cm_scenario_derive_keys(cm_scenario_t *s)
         cm_country_t *c = &s->countries[i];
         c->hazard_key = site_key(seed, "country", c->name, "hazard", NULL);
         c->event_key = site_key(seed, "country", c->name, "expropriation", NULL);
+        c->in_region = s->region[0] != '\0' && strcmp(c->region, s->region) == 0;
     }
     for (int i = 0; i < s->nroutes; i++)
         s->routes[i].key = site_key(seed, "route", s->routes[i].name, NULL, NULL);

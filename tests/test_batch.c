@@ -11,6 +11,7 @@
 #include "check.h"
 #include "cmsim/config.h"
 #include "cmsim/driver.h"
+#include "cmsim/model.h"
 
 /* A small valid scenario: one mineral, one country, two projects with the
  * same tranche names.  The batch group is appended per test. */
@@ -279,6 +280,60 @@ static void test_crn_and_alone(void)
     cm_diag_free(&d);
 }
 
+/* Variants draw what they share with the reference by copying it: the flags
+ * say what is shared, and a path computed with the copy equals the path
+ * computed from scratch, bit for bit. */
+static void test_shared_draws(void)
+{
+    cm_batch_t b;
+    cm_diag_t d;
+    int rc = load("batch = { variants = (\n"
+                  "  { name = \"fin\"; set = ( { path = \"projects.p1.financing.dfc.share\"; value = 0.5; },\n"
+                  "                          { path = \"projects.p1.financing.commercial.share\"; value = 0.2; } ); },\n"
+                  "  { name = \"capex\"; set = ( { path = \"projects.p2.capex\"; value = 250.0; } ); },\n"
+                  "  { name = \"world\"; set = ( { path = \"minerals.cu.price.sigma\"; value = 0.3; } ); } ); };\n",
+                  NULL, &b, &d);
+    CHECK(rc == 0 && b.nscen == 4);
+    if (rc != 0) {
+        cm_diag_free(&d);
+        return;
+    }
+    cm_model_share_t sh[4];
+    for (int i = 1; i < 4; i++)
+        CHECK(cm_model_share_init(&sh[i], &b.scen[i], &b.scen[0]) == 0);
+    CHECK(sh[1].world == 1 && sh[1].project[0] == 0 && sh[1].project[1] == 1);
+    CHECK(sh[2].world == 1 && sh[2].project[0] == 0 && sh[2].project[1] == -1);
+    CHECK(sh[3].world == 0 && sh[3].project[0] == 0 && sh[3].project[1] == 1);
+    cm_layout_t l[4];
+    cm_model_ws_t ws[4], fresh;
+    for (int i = 0; i < 4; i++) {
+        CHECK(cm_layout_init(&l[i], &b.scen[i]) == 0);
+        CHECK(cm_model_ws_init(&ws[i], &b.scen[i], &l[i]) == 0);
+    }
+    double *o1 = calloc(l[0].nslots, sizeof(double)), *o2 = calloc(l[0].nslots, sizeof(double));
+    for (uint64_t path = 0; path < 50; path++) {
+        cm_model_path(&ws[0], path, o1);
+        for (int i = 1; i < 4; i++) {
+            cm_model_path_shared(&ws[i], path, o1, &ws[0], &sh[i]);
+            CHECK(cm_model_ws_init(&fresh, &b.scen[i], &l[i]) == 0);
+            cm_model_path(&fresh, path, o2);
+            CHECK(memcmp(o1, o2, l[i].nslots * sizeof(double)) == 0);
+            cm_model_ws_free(&fresh);
+            cm_model_path(&ws[0], path, o1); /* the donor again, for the next variant */
+        }
+    }
+    free(o1);
+    free(o2);
+    for (int i = 0; i < 4; i++) {
+        cm_model_ws_free(&ws[i]);
+        cm_layout_free(&l[i]);
+        if (i > 0)
+            cm_model_share_free(&sh[i]);
+    }
+    cm_batch_free(&b);
+    cm_diag_free(&d);
+}
+
 /* The default batch validates and runs at a small path count. */
 static void test_default_batch_runs(void)
 {
@@ -317,6 +372,7 @@ int main(int argc, char **argv)
         {"sweep_expand", test_sweep_expand},
         {"bad_batches", test_bad_batches},
         {"crn_and_alone", test_crn_and_alone},
+        {"shared_draws", test_shared_draws},
         {"default_batch_runs", test_default_batch_runs},
     };
     snprintf(tmpdir, sizeof tmpdir, "%s/cmsim-test-batch-XXXXXX",

@@ -307,6 +307,7 @@ static void test_market_known(void)
     strcpy(s.countries[1].region, "central_asia");
     strcpy(s.countries[2].region, "central_asia");
     strcpy(s.region, "central_asia");
+    cm_scenario_derive_keys(&s); /* derives in_region */
     cm_mineral_t m;
     memset(&m, 0, sizeof m);
     m.dominant = 0;

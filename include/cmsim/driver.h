@@ -29,6 +29,7 @@
 #include <stdio.h>
 
 #include "cmsim/error.h"
+#include "cmsim/model.h"
 #include "cmsim/outcomes.h"
 #include "cmsim/scenario.h"
 #include "cmsim/stats.h"
@@ -65,6 +66,7 @@ typedef struct cm_run {
     cm_stats_t *stats;           /* one per scenario */
     cm_stats_t *diff;            /* one per scenario; diff[0] unused (0 slots) */
     size_t **diff_ref;           /* diff_ref[v][i] = reference slot of v's slot i, or SIZE_MAX */
+    cm_model_share_t *share;     /* share[v]: draws v takes from the reference (v >= 1) */
     uint64_t paths;
     uint64_t seed;
     int exact;

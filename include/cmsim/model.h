@@ -36,7 +36,11 @@ typedef struct {
     double *growth;            /* [sum of producers]: g per producer */
     double *gfac;              /* [sum of producers]: (1+g)^t of the year in hand */
     double *q;                 /* [nprojects * H] output of each project */
-    double *util;              /* [H] utilisation of the current project */
+    double *util;              /* [H] scratch */
+    /* The current path's draws of every project (a donor's cache, below). */
+    double *draw_capex, *draw_capacity, *draw_opex; /* [nprojects] */
+    int *draw_build;                                 /* [nprojects] K */
+    double *draw_util;                               /* [nprojects * H] */
     double *shock;             /* [3 * nminerals] e, Z and ln P of the year before */
     double *supply;            /* [2 * ncountries] market scratch */
     double *financing;         /* [ntranche_names] */
@@ -51,6 +55,26 @@ void cm_model_ws_free(cm_model_ws_t *ws);
 /* Simulate path number `path` and write layout->nslots outcomes into out
  * (NaN where undefined). */
 void cm_model_path(cm_model_ws_t *ws, uint64_t path, double *out);
+
+/* What a scenario draws identically to another (its donor) on the same
+ * path.  In a batch most variants change financing or a few parameters: a
+ * variant whose prices, regimes, routes, countries and growth draw exactly
+ * as the reference's (same sites, same distributions) copies them from the
+ * reference's workspace instead of drawing again, and likewise each project
+ * whose draws are identical.  Copying gives the very same numbers, so the
+ * results do not change, only the time. */
+typedef struct {
+    int world;     /* 1: prices, regimes, routes, expropriation, growth shared */
+    int *project;  /* [nprojects]: the donor's identical project, or -1 */
+} cm_model_share_t;
+
+int cm_model_share_init(cm_model_share_t *sh, const cm_scenario_t *s, const cm_scenario_t *donor);
+void cm_model_share_free(cm_model_share_t *sh);
+
+/* cm_model_path, taking what sh allows from donor, a workspace that has
+ * just simulated the same path for the donor scenario. */
+void cm_model_path_shared(cm_model_ws_t *ws, uint64_t path, double *out,
+                          const cm_model_ws_t *donor, const cm_model_share_t *sh);
 
 /* Market statistics of one mineral in one year, from supply per country
  * (exposed for tests with hand-made markets).  supply[c] for every c in

@@ -36,6 +36,7 @@ typedef struct {
     char region[CM_NAME_MAX];  /* "" when none */
     cm_dist_t expropriation;   /* annual hazard h (U), drawn once per path, in [0,1] */
     int implicit;              /* 1 for the implicit "Other" (rest of the world) */
+    int in_region;             /* derived: region equals the run's region */
     uint64_t hazard_key;       /* site "country/<name>/hazard" */
     uint64_t event_key;        /* site "country/<name>/expropriation" */
 } cm_country_t;
@@ -156,8 +157,9 @@ typedef struct {
 void cm_scenario_init(cm_scenario_t *s);
 void cm_scenario_free(cm_scenario_t *s);
 
-/* Compute the site keys of every entity from s->seed.  Call again after
- * changing the seed (the command line's --seed does). */
+/* Compute the derived fields: the site keys of every entity from s->seed,
+ * and each country's in_region flag.  Call again after changing the seed
+ * (the command line's --seed does) or the region. */
 void cm_scenario_derive_keys(cm_scenario_t *s);
 
 /* Index of a named entity, or -1. */
