@@ -3,18 +3,22 @@
 #   make run    install what is missing, build (Release), run the default batch
 #   make test   install what is missing, build with warnings as errors, ctest
 #
-# Other targets: build, sanitize (ASan+UBSan build and ctest), bench, clean, deps.
+# Other targets: build, sanitize (ASan+UBSan build and ctest, then the threaded
+# tests under TSan), fuzz (libFuzzer, FUZZ_SECONDS=60), bench, clean, deps.
 
 SHELL       := /bin/bash
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD       ?= build
 TEST_BUILD  ?= build-test
 SAN_BUILD   ?= build-sanitize
+TSAN_BUILD  ?= build-tsan
+FUZZ_BUILD  ?= build-fuzz
+FUZZ_SECONDS ?= 60
 SCENARIO    ?= scenarios/central_asia.cfg
 RUN_ARGS    ?=
 CMAKE_FLAGS ?=
 
-.PHONY: all run test build sanitize bench deps clean
+.PHONY: all run test build sanitize fuzz bench deps clean
 
 all: build
 
@@ -47,6 +51,11 @@ sanitize: deps
 	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Sanitize -DCMSIM_WERROR=ON -DCMSIM_BUILD_TESTS=ON $(CMAKE_FLAGS)
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+	bash tests/hardening/tsan.sh $(TSAN_BUILD)
+
+# libFuzzer over the configuration path (clang; docs/hardening.md).
+fuzz: deps
+	FUZZ_BUILD=$(FUZZ_BUILD) bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 bench: deps
 	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DCMSIM_BUILD_BENCH=ON -DCMSIM_BUILD_TESTS=OFF $(CMAKE_FLAGS)
@@ -54,4 +63,4 @@ bench: deps
 	@if [ -x bench/run.sh ]; then bash bench/run.sh build-bench; else echo "bench: no benchmarks yet"; fi
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD) $(SAN_BUILD) $(MPI_BUILD) build-bench
+	rm -rf $(BUILD) $(TEST_BUILD) $(SAN_BUILD) $(MPI_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) build-bench
