@@ -57,6 +57,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <gsl/gsl_eigen.h>
 #include <gsl/gsl_errno.h>
@@ -1859,6 +1860,8 @@ static char *read_text(const char *path)
     fclose(f);
     if (buf != NULL)
         buf[n] = '\0';
+    else
+        errno = ENOMEM; /* tells the caller why (an injected failure may not set it) */
     return buf;
 }
 
@@ -1920,9 +1923,18 @@ static void scan_literals(ctx_t *c, const config_t *cfg)
     for (unsigned i = 0; i < cfg->num_filenames; i++) {
         char path[1024];
         display_file(c, cfg->filenames[i], path, sizeof path);
+        errno = 0;
         char *text = read_text(path);
-        if (text == NULL)
-            continue; /* libconfig read it a moment ago; nothing to add */
+        if (text == NULL) {
+            /* without the text the 32-bit overflow check cannot run: fail */
+            if (errno == ENOMEM)
+                nomem(c);
+            else
+                cm_diag_add(c->diag, CM_EIO, path, 0, "",
+                            "cannot read again to check its integers: %s", strerror(errno));
+            c->errors++;
+            continue;
+        }
         scan_text(c, text, cfg->filenames[i], &lits, &n, &cap);
         free(text);
     }
@@ -2266,6 +2278,113 @@ static int quoted_on_line(const char *path, int line, char *buf, size_t size)
     return found;
 }
 
+/* Limits checked before libconfig sees a file: libconfig 1.5 checks every
+ * new setting against all its siblings (quadratic time: 40 000 keys in one
+ * group take a minute) and exits the process on an @include of a folder.
+ * The largest real scenario (the default batch) is about 60 KB with 1 500
+ * assignments; the 100-project benchmark portfolio about 7 000. */
+#define CM_CONFIG_MAX_BYTES (16u << 20)
+#define CM_CONFIG_MAX_ASSIGNMENTS 20000u
+#define CM_CONFIG_MAX_DEPTH 10
+
+/* Check file (and, recursively, the files it includes) before parsing:
+ * sizes, the number of assignments, and that every @include names a
+ * regular file.  Missing includes are left to libconfig, which reports
+ * them.  Returns 0 or an error code (diagnostic added). */
+static int prescan(ctx_t *c, const char *file, int depth, size_t *bytes, size_t *assigns)
+{
+    struct stat st;
+    if (stat(file, &st) != 0 || !S_ISREG(st.st_mode))
+        return CM_EOK; /* libconfig reports unreadable files itself */
+    if ((uint64_t)st.st_size + *bytes > CM_CONFIG_MAX_BYTES)
+        return cm_diag_add(c->diag, CM_ECONFIG, file, 0, "",
+                           "%.1f MB of scenario text; scenario files (with their includes) "
+                           "are limited to %u MB",
+                           (double)((uint64_t)st.st_size + *bytes) / (1 << 20),
+                           CM_CONFIG_MAX_BYTES >> 20);
+    FILE *f = fopen(file, "rb");
+    if (f == NULL)
+        return CM_EOK;
+    char *text = malloc((size_t)st.st_size + 1);
+    if (text == NULL) {
+        fclose(f);
+        return cm_diag_add(c->diag, CM_ENOMEM, file, 0, "", "out of memory");
+    }
+    size_t n = fread(text, 1, (size_t)st.st_size, f);
+    fclose(f);
+    text[n] = '\0';
+    *bytes += n;
+    int rc = CM_EOK, line = 1;
+    for (size_t i = 0; i < n && rc == CM_EOK; i++) {
+        if (text[i] == '=' || text[i] == ':')
+            (*assigns)++;
+        if (text[i] == '\n')
+            line++;
+        /* an @include at the start of a line (after blanks) */
+        if (text[i] != '@' || strncmp(text + i, "@include", 8) != 0)
+            continue;
+        size_t k = i;
+        while (k > 0 && (text[k - 1] == ' ' || text[k - 1] == '\t'))
+            k--;
+        if (k > 0 && text[k - 1] != '\n')
+            continue;
+        const char *q = text + i + 8;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (*q != '"')
+            continue;
+        const char *e = q + 1;
+        while (*e != '\0' && *e != '"' && *e != '\n')
+            e += (*e == '\\' && e[1] != '\0') ? 2 : 1;
+        if (*e != '"')
+            continue;
+        /* the name with libconfig's string escapes decoded */
+        char inc[1024], full[2048];
+        size_t m = 0;
+        for (const char *r = q + 1; r < e && m + 1 < sizeof inc; r++) {
+            char ch = *r;
+            if (ch == '\\' && r + 1 < e) {
+                char x = *++r;
+                ch = x == 'n' ? '\n' : x == 't' ? '\t' : x == 'r' ? '\r' : x == 'f' ? '\f' : x;
+                if (x == 'x' && r + 2 < e + 1 && isxdigit((unsigned char)r[1]) &&
+                    isxdigit((unsigned char)r[2])) {
+                    char hex[3] = {r[1], r[2], '\0'};
+                    ch = (char)strtoul(hex, NULL, 16);
+                    r += 2;
+                }
+            }
+            inc[m++] = ch;
+        }
+        inc[m] = '\0';
+        if (inc[0] != '/' && c->include_dir[0] != '\0')
+            format(full, sizeof full, "%s/%s", c->include_dir, inc);
+        else
+            format(full, sizeof full, "%s", inc);
+        struct stat ist;
+        if (stat(full, &ist) != 0)
+            continue; /* libconfig says it is missing */
+        if (!S_ISREG(ist.st_mode)) {
+            rc = cm_diag_add(c->diag, CM_ECONFIG, file, line, "",
+                             "@include \"%s\": %s is not a regular file", inc, full);
+            break;
+        }
+        if (depth + 1 >= CM_CONFIG_MAX_DEPTH) {
+            rc = cm_diag_add(c->diag, CM_ECONFIG, file, line, "",
+                             "@include \"%s\": includes nested more than %d deep (a loop?)",
+                             inc, CM_CONFIG_MAX_DEPTH);
+            break;
+        }
+        rc = prescan(c, full, depth + 1, bytes, assigns);
+    }
+    free(text);
+    if (rc == CM_EOK && depth == 0 && *assigns > CM_CONFIG_MAX_ASSIGNMENTS)
+        rc = cm_diag_add(c->diag, CM_ECONFIG, file, 0, "",
+                         "%zu settings; scenario files (with their includes) are limited "
+                         "to %u",
+                         *assigns, CM_CONFIG_MAX_ASSIGNMENTS);
+    return rc;
+}
+
 /* Set up c for file and read it into cfg, with includes resolved against
  * the file's folder.  Returns 0, CM_EIO or CM_ECONFIG (diagnostic added;
  * cfg is then destroyed). */
@@ -2287,6 +2406,13 @@ static int read_config(ctx_t *c, config_t *cfg, const char *file, cm_diag_t *dia
             c->include_dir[len] = '\0';
             config_set_include_dir(cfg, c->include_dir);
         }
+    }
+
+    size_t bytes = 0, assigns = 0;
+    int prc = prescan(c, c->file, 0, &bytes, &assigns);
+    if (prc != CM_EOK) {
+        config_destroy(cfg);
+        return prc;
     }
 
     errno = 0;
@@ -2328,6 +2454,7 @@ int cm_config_load(const char *file, const cm_override_t *overrides,
 
     gsl_set_error_handler_off();
     cm_scenario_init(out);
+    const size_t dropped_before = diag != NULL ? diag->dropped : 0;
     rc = read_config(&c, &cfg, file, diag);
     if (rc != CM_EOK)
         return rc;
@@ -2340,8 +2467,8 @@ int cm_config_load(const char *file, const cm_override_t *overrides,
 
     validate(&c, config_root_setting(&cfg), out);
 
-    if (c.nomem)
-        rc = CM_ENOMEM;
+    if (c.nomem || (diag != NULL && diag->dropped > dropped_before))
+        rc = CM_ENOMEM; /* memory ran out, even if only for a message */
     else if (c.errors > 0)
         rc = CM_ECONFIG;
     if (rc == CM_EOK) {
@@ -2951,7 +3078,9 @@ int cm_batch_load(const char *file, const cm_override_t *cli, size_t ncli,
     for (size_t i = 0; i < nvars; i++)
         variant_free(&vars[i]);
     free(vars);
-    rc = c.nomem ? CM_ENOMEM : c.errors > 0 ? CM_ECONFIG : CM_EOK;
+    rc = (c.nomem || (diag != NULL && diag->dropped > 0)) ? CM_ENOMEM
+         : c.errors > 0                                     ? CM_ECONFIG
+                                                            : CM_EOK;
     if (rc != CM_EOK)
         cm_batch_free(out);
     free(c.bad);

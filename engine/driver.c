@@ -11,6 +11,7 @@
  */
 #include "cmsim/driver.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -389,8 +390,8 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
     /* halted: set (in block order) at the first block not merged; no later
      * block is merged after it, so the accumulators always hold exactly the
      * blocks [block_begin, next_block). */
-    int halted = 0;
-#pragma omp parallel num_threads(threads) shared(rc, done, last, last_ckpt, halted)
+    int halted = 0, dump_errno = 0;
+#pragma omp parallel num_threads(threads) shared(rc, done, last, last_ckpt, halted, dump_errno)
     {
         thread_ctx_t c;
         int my_rc = ctx_init(&c, run, rows);
@@ -398,8 +399,14 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
 #pragma omp atomic write
             rc = my_rc;
         }
+        /* Rounds of blocks, so that after a stop (or an error) the threads
+         * leave at the end of the round instead of stepping through every
+         * remaining block of a huge run. */
+        const uint64_t round = 64 * (uint64_t)threads;
+        for (uint64_t r0 = b0; r0 < b1; r0 += round) {
+        const uint64_t r1 = b1 - r0 > round ? r0 + round : b1;
 #pragma omp for ordered schedule(dynamic, 1)
-        for (uint64_t b = b0; b < b1; b++) {
+        for (uint64_t b = r0; b < r1; b++) {
             uint64_t first = b * B;
             uint64_t n = run->paths - first < B ? run->paths - first : B;
             int skip, h;
@@ -423,9 +430,12 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
                             brc = cm_stats_merge(&run->diff[s], &c.bdiff[s]);
                     }
                     if (brc == CM_EOK && dumping) {
+                        errno = 0;
                         dump_rows(run, opt->dump, first, n, c.out);
-                        if (ferror(opt->dump))
+                        if (ferror(opt->dump)) {
                             brc = CM_EIO;
+                            dump_errno = errno;
+                        }
                     }
                     if (brc == CM_EOK) {
                         run->next_block = b + 1;
@@ -444,6 +454,18 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
                 }
             }
         }
+        /* Every thread reads the flags between the loop's barrier and this
+         * one, so all take the same decision. */
+        int leave, now_rc;
+#pragma omp atomic read
+        leave = halted;
+#pragma omp atomic read
+        now_rc = rc;
+        leave |= now_rc != CM_EOK;
+#pragma omp barrier
+        if (leave)
+            break;
+        }
         ctx_free(&c, run->nscen);
     }
     run->wall_seconds = now_seconds() - t0;
@@ -460,9 +482,13 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
         fputc('\n', opt->progress_stream);
     if (rc == CM_EINTERRUPTED)
         return CM_EINTERRUPTED; /* the caller says what happens next */
+    if (rc == CM_EIO && dump_errno != 0)
+        return cm_diag_add(diag, rc, "", 0, "", "cannot write the per-path dump: %s",
+                           strerror(dump_errno));
+    if (rc == CM_EIO && cm_diag_errors(diag) > 0)
+        return rc; /* the checkpoint writer said what failed */
     if (rc != CM_EOK)
         return cm_diag_add(diag, rc, "", 0, "", "%s",
-                           rc == CM_EIO ? "cannot write the per-path dump or checkpoint"
-                                        : cm_strerror(rc));
+                           rc == CM_EIO ? "cannot write the per-path dump" : cm_strerror(rc));
     return CM_EOK;
 }

@@ -49,11 +49,20 @@ void cm_diag_free(cm_diag_t *d)
     memset(d, 0, sizeof *d);
 }
 
+/* Control characters (and DEL) become '?': messages quote file contents. */
+static void scrub(char *s)
+{
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
+            *s = '?';
+}
+
 static void copy_str(char *dst, size_t size, const char *src)
 {
     if (src == NULL)
         src = "";
     snprintf(dst, size, "%s", src);
+    scrub(dst);
 }
 
 int cm_diag_add(cm_diag_t *d, int code, const char *file, int line,
@@ -64,8 +73,11 @@ int cm_diag_add(cm_diag_t *d, int code, const char *file, int line,
     if (d->count == d->capacity) {
         size_t cap = d->capacity ? 2 * d->capacity : 16;
         cm_diag_item_t *items = realloc(d->items, cap * sizeof *items);
-        if (items == NULL)
+        if (items == NULL) {
+            if (code < 0)
+                d->dropped++;
             return code;
+        }
         d->items = items;
         d->capacity = cap;
     }
@@ -78,6 +90,7 @@ int cm_diag_add(cm_diag_t *d, int code, const char *file, int line,
     va_start(ap, fmt);
     vsnprintf(it->message, sizeof it->message, fmt, ap);
     va_end(ap);
+    scrub(it->message);
     if (code == CM_EOK)
         d->warnings++;
     return code;
@@ -85,7 +98,7 @@ int cm_diag_add(cm_diag_t *d, int code, const char *file, int line,
 
 size_t cm_diag_errors(const cm_diag_t *d)
 {
-    return d ? d->count - d->warnings : 0;
+    return d ? d->count - d->warnings + d->dropped : 0;
 }
 
 int cm_diag_first_code(const cm_diag_t *d)
@@ -127,4 +140,7 @@ void cm_diag_print(const cm_diag_t *d, void *stream)
     for (size_t i = 0; d && i < d->count; i++)
         fprintf(f, "%s: %s\n", d->items[i].code < 0 ? "error" : "warning",
                 cm_diag_format(&d->items[i], buf, sizeof buf));
+    if (d && d->dropped > 0)
+        fprintf(f, "error: %zu more error%s could not be recorded (out of memory)\n",
+                d->dropped, d->dropped == 1 ? "" : "s");
 }

@@ -271,13 +271,23 @@ static void free_sets(args_t *a)
         free((void *)(uintptr_t)a->sets[i].path);
 }
 
+/* Print the diagnostics; a failure that left no message (memory ran out
+ * before it could be recorded) still says what happened. */
+static void print_diag(const cm_diag_t *diag, int rc)
+{
+    cm_diag_print(diag, stderr);
+    if (rc != CM_EOK && rc != CM_EINTERRUPTED && cm_diag_errors(diag) == 0)
+        fprintf(stderr, "cmsim: %s\n", cm_strerror(rc));
+}
+
 static int load(const char *file, const args_t *a, cm_batch_t *b, cm_diag_t *diag)
 {
     int rc = cm_batch_load(file, a->sets, a->nsets, a->only, b, diag);
     if (rc != CM_EOK && mpi_rank == 0) {
-        cm_diag_print(diag, stderr);
-        fprintf(stderr, "cmsim: %s: %zu error%s\n", file, cm_diag_errors(diag),
-                cm_diag_errors(diag) == 1 ? "" : "s");
+        print_diag(diag, rc);
+        size_t n = cm_diag_errors(diag);
+        if (n > 0)
+            fprintf(stderr, "cmsim: %s: %zu error%s\n", file, n, n == 1 ? "" : "s");
     }
     return rc;
 }
@@ -444,6 +454,7 @@ static int cmd_run(const args_t *a, int argc, char **argv)
     memset(&id, 0, sizeof id);
     char outdir[4096], dump_tmp[4200], cmdline[2048];
     FILE *dump = NULL;
+    int dump_direct = 0;
     const cm_scenario_t **list = NULL;
     int rc = load(a->file, a, &b, &diag);
     if (rc != CM_EOK)
@@ -499,7 +510,15 @@ static int cmd_run(const args_t *a, int argc, char **argv)
     if (rc != CM_EOK)
         goto print;
     if (a->dump != NULL && mpi_rank == 0) {
-        snprintf(dump_tmp, sizeof dump_tmp, "%s.partial-%ld", a->dump, (long)getpid());
+        /* A regular file is written under a temporary name and renamed into
+         * place; anything else (a device, a pipe) is written to directly:
+         * renaming over it would replace the device node itself. */
+        struct stat dst;
+        dump_direct = stat(a->dump, &dst) == 0 && !S_ISREG(dst.st_mode);
+        if (dump_direct)
+            snprintf(dump_tmp, sizeof dump_tmp, "%s", a->dump);
+        else
+            snprintf(dump_tmp, sizeof dump_tmp, "%s.partial-%ld", a->dump, (long)getpid());
         dump = fopen(dump_tmp, "w");
         if (dump == NULL) {
             rc = cm_diag_add(&diag, CM_EIO, a->dump, 0, "", "cannot write: %s", strerror(errno));
@@ -568,14 +587,16 @@ static int cmd_run(const args_t *a, int argc, char **argv)
     rc = cm_run_execute(&run, &opt, &diag);
     if (dump != NULL) {
         int bad = fflush(dump) != 0 || ferror(dump);
+        int err = errno;
         bad |= fclose(dump) != 0;
         dump = NULL;
         if (rc == CM_EOK && bad)
-            rc = cm_diag_add(&diag, CM_EIO, a->dump, 0, "", "write failed: %s", strerror(errno));
-        if (rc == CM_EOK && rename(dump_tmp, a->dump) != 0)
+            rc = cm_diag_add(&diag, CM_EIO, a->dump, 0, "", "write failed: %s",
+                             strerror(err ? err : errno));
+        if (rc == CM_EOK && !dump_direct && rename(dump_tmp, a->dump) != 0)
             rc = cm_diag_add(&diag, CM_EIO, a->dump, 0, "", "cannot rename into place: %s",
                              strerror(errno));
-        if (rc != CM_EOK)
+        if (rc != CM_EOK && !dump_direct)
             remove(dump_tmp);
     }
 #ifdef CMSIM_WITH_MPI
@@ -623,11 +644,12 @@ print:
             fprintf(stderr, "cmsim: interrupted; no results written\n");
     }
     if (mpi_rank == 0)
-        cm_diag_print(&diag, stderr);
+        print_diag(&diag, rc);
 out:
     if (dump != NULL) {
         fclose(dump);
-        remove(dump_tmp);
+        if (!dump_direct)
+            remove(dump_tmp);
     }
     cm_run_free(&run);
     free(list);
@@ -774,7 +796,7 @@ static int cmd_merge(args_t *a, int argc, char **argv)
                a->nparts == 1 ? "" : "s");
     }
 print:
-    cm_diag_print(&diag, stderr);
+    print_diag(&diag, rc);
 out:
     cm_run_free(&run);
     free(list);

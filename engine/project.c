@@ -107,6 +107,9 @@ double cm_irr(const double *flows, int n, void *solver)
         last--;
     if (last < 0)
         return NAN;
+    for (int t = 0; t <= last; t++)
+        if (!isfinite(flows[t]))
+            return NAN; /* flows that overflowed have no meaningful rate */
     irr_ctx_t ctx = {flows, last};
     int s_lo = sign_of(irr_h(lo, &ctx));
     int s_0 = sign_of(irr_h(0.0, &ctx)); /* = sum of flows */

@@ -742,6 +742,20 @@ int cm_report_check_outdir(const char *outdir, int force, cm_diag_t *diag)
                            "%s holds \"%s\", which cmsim did not write; not "
                            "replacing the folder (move it away first)",
                            outdir, other);
+    /* Can the folder be written at all?  Find out now, before a long run,
+     * by creating and removing a probe folder where the temporary one will
+     * go. */
+    char probe[CM_REPORT_PATH_MAX], suffix[64];
+    snprintf(suffix, sizeof suffix, ".probe-%ld", (long)getpid());
+    if (path_cat(probe, sizeof probe, dir, suffix, diag) != CM_EOK)
+        return CM_EIO;
+    int rc = make_parent(dir, diag);
+    if (rc != CM_EOK)
+        return rc;
+    if (mkdir(probe, 0777) != 0)
+        return cm_diag_add(diag, CM_EIO, outdir, 0, "",
+                           "cannot write results here: %s", strerror(errno));
+    rmdir(probe);
     return CM_EOK;
 }
 
@@ -845,7 +859,8 @@ int cm_report_write(const cm_run_t *run, const char *outdir, int force,
 
     /* A leftover of an earlier process with our pid (containers reuse
      * pids) holds only our own files: clear it. */
-    if (remove_result_folder(tmp) != CM_EOK)
+    struct stat tst;
+    if (lstat(tmp, &tst) == 0 && remove_result_folder(tmp) != CM_EOK)
         return cm_diag_add(diag, CM_EIO, tmp, 0, "",
                            "a stale temporary folder is in the way and cannot "
                            "be removed: %s", strerror(errno));

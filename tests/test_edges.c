@@ -15,11 +15,6 @@
  *    defined statistic is finite and min <= p05 <= ... <= max; an undefined
  *    one is NaN; probabilities lie in [0, 1]; summary.csv, compare.csv and
  *    the dump contain no "nan" or "inf" field (undefined values are empty).
- *
- * Known engine bug F8 (docs/hardening.md): cash flows that overflow to
- * infinity give an IRR of -0.99 instead of an undefined one.  The test
- * overflowing_cash_flows prints XFAIL while it stands and fails once it is
- * fixed (XPASS), so that its mark is removed.
  */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
 
@@ -578,8 +573,8 @@ static void test_one_year_horizon(void)
 
 /* Capacity and price of 1e300 each: revenue overflows to infinity.  The
  * run must still end cleanly with finite-or-empty results (the invariants
- * in edge_run).  F8: the IRR of such flows comes out as -0.99 on every path
- * where it should be undefined like the NPV. */
+ * in edge_run), and the IRR of such flows is undefined like the NPV (it was
+ * -0.99 on every path before the fix of F8, docs/hardening.md). */
 static void test_overflowing_cash_flows(void)
 {
     static const char *const sets[] = {"projects.p.capacity=1e300", "minerals.m.price.p0=1e300"};
@@ -587,15 +582,7 @@ static void test_overflowing_cash_flows(void)
     edge_run(&e, sets, 2, 0);
     cm_summary_t npv = proj(&e, CM_PO_NPV), irr = proj(&e, CM_PO_IRR);
     CHECK(npv.n + npv.n_undef == PATHS);
-    int consistent = !(npv.n == 0 && irr.n > 0);
-    if (!consistent) {
-        printf("XFAIL overflowing_cash_flows: irr %.17g on %llu paths whose npv is not finite "
-               "(known engine bug F8, docs/hardening.md)\n",
-               irr.mean, (unsigned long long)irr.n);
-    } else {
-        printf("XPASS overflowing_cash_flows: F8 is fixed; remove its XFAIL in test_edges.c\n");
-        CHECK(!consistent); /* make the fix visible: update this test */
-    }
+    CHECK(!(npv.n == 0 && irr.n > 0));
     edge_free(&e);
 }
 

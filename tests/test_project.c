@@ -349,6 +349,9 @@ static void test_irr_edge_cases(void)
      * undefined (MODEL.md section 4), not the root nearer 0 */
     const double two[3] = {-4, 8, -3};
     CHECK(isnan(cm_irr(two, 3, NULL)));
+    /* flows that overflowed: undefined, not -0.99 */
+    const double inf[3] = {-100, INFINITY, 5};
+    CHECK(isnan(cm_irr(inf, 3, NULL)));
     /* outside the bracket: returns above 1000 % are undefined */
     const double huge[2] = {-1, 100};
     CHECK(isnan(cm_irr(huge, 2, NULL)));
