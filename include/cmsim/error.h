@@ -53,19 +53,22 @@ typedef struct {
     size_t count;
     size_t capacity;
     size_t warnings; /* how many items are warnings (code CM_EOK) */
+    size_t dropped;  /* errors that could not be stored (out of memory) */
 } cm_diag_t;
 
 void cm_diag_init(cm_diag_t *d);
 void cm_diag_free(cm_diag_t *d);
 
 /* Append an error (code < 0) or a warning (code == CM_EOK).  Never fails: when
- * memory runs out the item is dropped and the count of errors still rises
- * through the returned code.  Returns code. */
+ * memory runs out the item is dropped but counted (cm_diag_errors includes
+ * it, cm_diag_print says so).  Control characters in the texts are replaced
+ * by '?', so a file cannot send escape sequences to a terminal.  Returns
+ * code. */
 int cm_diag_add(cm_diag_t *d, int code, const char *file, int line,
                 const char *path, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
-/* Number of errors (items whose code is negative). */
+/* Number of errors (items whose code is negative, and dropped errors). */
 size_t cm_diag_errors(const cm_diag_t *d);
 
 /* First error code in the list, or CM_EOK. */
