@@ -42,8 +42,9 @@ test: deps
 	  cmake -S . -B $(MPI_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMSIM_WERROR=ON -DCMSIM_WITH_MPI=ON -DCMSIM_BUILD_TESTS=OFF $(CMAKE_FLAGS) && \
 	  cmake --build $(MPI_BUILD) -j $(JOBS); \
 	else echo "cmsim: no mpicc: the MPI build and its test are skipped"; fi
+	mpi=""; [ -x $(MPI_BUILD)/cmsim ] && mpi="$(CURDIR)/$(MPI_BUILD)/cmsim"; \
 	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMSIM_WERROR=ON -DCMSIM_BUILD_TESTS=ON \
-	  -DCMSIM_MPI_BINARY=$(if $(wildcard $(MPI_BUILD)/cmsim),$(CURDIR)/$(MPI_BUILD)/cmsim,) $(CMAKE_FLAGS)
+	  -DCMSIM_MPI_BINARY="$$mpi" $(CMAKE_FLAGS)
 	cmake --build $(TEST_BUILD) -j $(JOBS)
 	cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
 
