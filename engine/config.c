@@ -2314,6 +2314,18 @@ static int prescan(ctx_t *c, const char *file, int depth, size_t *bytes, size_t 
     fclose(f);
     text[n] = '\0';
     *bytes += n;
+    const char *nul = memchr(text, '\0', n);
+    if (nul != NULL) {
+        /* libconfig's scanner reads past a NUL in odd ways (an @include
+         * name cut at one made it exit the process): scenario files are
+         * text, so refuse binary data outright */
+        int at = 1;
+        for (const char *p = text; p < nul; p++)
+            at += *p == '\n';
+        free(text);
+        return cm_diag_add(c->diag, CM_ECONFIG, file, at, "",
+                           "holds a NUL byte: scenario files are text, not binary data");
+    }
     int rc = CM_EOK, line = 1;
     for (size_t i = 0; i < n && rc == CM_EOK; i++) {
         if (text[i] == '=' || text[i] == ':')
