@@ -2812,9 +2812,11 @@ static int parse_param(ctx_t *c, const config_setting_t *g, param_t *p)
         return 1;
     }
     double start, stop, step;
-    if (!get_num(c, g, "start", 1, 0.0, R_ANY, &start) |
-        !get_num(c, g, "stop", 1, 0.0, R_ANY, &stop) |
-        !get_num(c, g, "step", 1, 0.0, R_ANY, &step))
+    /* all three read (each reports its own problem) before giving up */
+    int ok_start = get_num(c, g, "start", 1, 0.0, R_ANY, &start);
+    int ok_stop = get_num(c, g, "stop", 1, 0.0, R_ANY, &stop);
+    int ok_step = get_num(c, g, "step", 1, 0.0, R_ANY, &step);
+    if (!ok_start || !ok_stop || !ok_step)
         return 0;
     const config_setting_t *st = config_setting_get_member(g, "step");
     if (step == 0.0 || (stop - start) / step < 0.0) {

@@ -75,6 +75,7 @@ set +e
 # shellcheck disable=SC2086
 "$FUZZER" -max_total_time="$SECONDS_TO_RUN" -timeout=20 -rss_limit_mb=2048 -max_len=65536 \
   -dict=tests/fuzz/cmsim.dict -print_final_stats=1 -artifact_prefix="$BUILD/artifacts/" \
+  -seed="${FUZZ_SEED:-1}" \
   ${FUZZ_ARGS:-} "$BUILD/corpus" "$BUILD/seeds" \
   >"$BUILD/fuzz.log" 2>&1
 status=$?
