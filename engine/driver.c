@@ -258,10 +258,12 @@ static int ctx_init(thread_ctx_t *c, const cm_run_t *run, size_t rows)
     return CM_EOK;
 }
 
-/* Simulate one block into the thread's block accumulators. */
-static int run_block(const cm_run_t *run, thread_ctx_t *c, uint64_t first, uint64_t n, int dumping)
+/* Simulate one block into the thread's accumulators, reset first when
+ * asked (ordered mode merges each block; free mode keeps adding). */
+static int run_block_into(const cm_run_t *run, thread_ctx_t *c, uint64_t first, uint64_t n,
+                          int dumping, int reset)
 {
-    for (int s = 0; s < run->nscen; s++) {
+    for (int s = 0; reset && s < run->nscen; s++) {
         cm_stats_reset(&c->block[s]);
         if (s > 0)
             cm_stats_reset(&c->bdiff[s]);
@@ -287,6 +289,12 @@ static int run_block(const cm_run_t *run, thread_ctx_t *c, uint64_t first, uint6
         }
     }
     return CM_EOK;
+}
+
+/* Simulate one block into the thread's block accumulators. */
+static int run_block(const cm_run_t *run, thread_ctx_t *c, uint64_t first, uint64_t n, int dumping)
+{
+    return run_block_into(run, c, first, n, dumping, 1);
 }
 
 static void progress(const cm_run_options_t *opt, uint64_t done, uint64_t total,
@@ -385,6 +393,91 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
             return cm_diag_add(diag, rc, "", 0, "", "%s", cm_strerror(rc));
         run->next_block = b1;
         return CM_EOK;
+    }
+
+    if (!dumping && !(opt && opt->checkpoint)) {
+        /* Free mode: without a dump or a checkpoint nothing needs the
+         * blocks merged in order, so each thread adds all its blocks to its
+         * own accumulators and merges them once at the end: no serial step
+         * per block.  The statistics merge order-free, so the bytes are the
+         * same as in ordered mode (tests/test_cli.sh, test_parts.sh). */
+        int stopped = 0;
+#pragma omp parallel num_threads(threads) shared(rc, done, last, stopped)
+        {
+            thread_ctx_t c;
+            int my_rc = ctx_init(&c, run, rows);
+            if (my_rc != CM_EOK) {
+#pragma omp atomic write
+                rc = my_rc;
+            }
+            const uint64_t round = 64 * (uint64_t)threads;
+            for (uint64_t r0 = b0; r0 < b1; r0 += round) {
+                const uint64_t r1 = b1 - r0 > round ? r0 + round : b1;
+#pragma omp for schedule(dynamic, 1)
+                for (uint64_t b = r0; b < r1; b++) {
+                    int cur, st;
+#pragma omp atomic read
+                    cur = rc;
+#pragma omp atomic read
+                    st = stopped;
+                    if (cur != CM_EOK || st || !c.ok)
+                        continue;
+                    if (stop != NULL && *stop) {
+#pragma omp atomic write
+                        stopped = 1;
+                        continue;
+                    }
+                    uint64_t first = b * B;
+                    uint64_t n = run->paths - first < B ? run->paths - first : B;
+                    int brc = run_block_into(run, &c, first, n, 0, 0);
+                    if (brc != CM_EOK) {
+#pragma omp atomic write
+                        rc = brc;
+                        continue;
+                    }
+#pragma omp critical(cm_run_progress)
+                    {
+                        done += n;
+                        progress(opt, done, total_paths, t0, &last, 0);
+                    }
+                }
+                int leave, now_rc;
+#pragma omp atomic read
+                leave = stopped;
+#pragma omp atomic read
+                now_rc = rc;
+                leave |= now_rc != CM_EOK;
+#pragma omp barrier
+                if (leave)
+                    break;
+            }
+#pragma omp critical(cm_run_merge)
+            {
+                int mrc = CM_EOK;
+                if (c.ok && rc == CM_EOK && !stopped)
+                    for (int s = 0; s < run->nscen && mrc == CM_EOK; s++) {
+                        mrc = cm_stats_merge(&run->stats[s], &c.block[s]);
+                        if (mrc == CM_EOK && s > 0)
+                            mrc = cm_stats_merge(&run->diff[s], &c.bdiff[s]);
+                    }
+                if (mrc != CM_EOK && rc == CM_EOK)
+                    rc = mrc;
+            }
+            ctx_free(&c, run->nscen);
+        }
+        run->wall_seconds = now_seconds() - t0;
+        if (rc == CM_EOK && (stopped || (stop != NULL && *stop)))
+            rc = CM_EINTERRUPTED;
+        if (rc == CM_EOK) {
+            run->next_block = b1;
+            progress(opt, done, total_paths, t0, &last, 1);
+            return CM_EOK;
+        }
+        if (opt && opt->progress == 1 && opt->progress_stream)
+            fputc('\n', opt->progress_stream);
+        if (rc == CM_EINTERRUPTED)
+            return CM_EINTERRUPTED;
+        return cm_diag_add(diag, rc, "", 0, "", "%s", cm_strerror(rc));
     }
 
     /* halted: set (in block order) at the first block not merged; no later
