@@ -44,7 +44,6 @@ int cm_model_ws_init(cm_model_ws_t *ws, const cm_scenario_t *s, const cm_layout_
     ws->growth = calloc(nprod + 1, sizeof *ws->growth);
     ws->gfac = calloc(nprod + 1, sizeof *ws->gfac);
     ws->q = calloc((size_t)s->nprojects * H + 1, sizeof *ws->q);
-    ws->util = calloc(H + 1, sizeof *ws->util);
     size_t np = (size_t)s->nprojects + 1;
     ws->draw_capex = calloc(np, sizeof *ws->draw_capex);
     ws->draw_capacity = calloc(np, sizeof *ws->draw_capacity);
@@ -56,7 +55,7 @@ int cm_model_ws_init(cm_model_ws_t *ws, const cm_scenario_t *s, const cm_layout_
     ws->financing = calloc((size_t)s->ntranche_names + 1, sizeof *ws->financing);
     if (ws->price == NULL || ws->restricted == NULL || ws->disrupted == NULL ||
         ws->expro_year == NULL || ws->growth == NULL || ws->gfac == NULL || ws->q == NULL ||
-        ws->util == NULL || ws->shock == NULL || ws->supply == NULL ||
+        ws->shock == NULL || ws->supply == NULL ||
         ws->draw_capex == NULL || ws->draw_capacity == NULL || ws->draw_opex == NULL ||
         ws->draw_build == NULL || ws->draw_util == NULL ||
         ws->financing == NULL || cm_stream_init(&ws->stream) != CM_EOK ||
@@ -78,7 +77,6 @@ void cm_model_ws_free(cm_model_ws_t *ws)
     free(ws->growth);
     free(ws->gfac);
     free(ws->q);
-    free(ws->util);
     free(ws->draw_capex);
     free(ws->draw_capacity);
     free(ws->draw_opex);

@@ -36,7 +36,6 @@ typedef struct {
     double *growth;            /* [sum of producers]: g per producer */
     double *gfac;              /* [sum of producers]: (1+g)^t of the year in hand */
     double *q;                 /* [nprojects * H] output of each project */
-    double *util;              /* [H] scratch */
     /* The current path's draws of every project (a donor's cache, below). */
     double *draw_capex, *draw_capacity, *draw_opex; /* [nprojects] */
     int *draw_build;                                 /* [nprojects] K */
