@@ -14,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_rng.h>
+#include <gsl/gsl_roots.h>
+
 #include "check.h"
 #include "cmsim/project.h"
 
@@ -329,32 +333,123 @@ static void test_schedules_closed_form(void)
 static void test_irr_edge_cases(void)
 {
     const double none[4] = {0, 0, 0, 0};
-    CHECK(isnan(cm_irr(none, 4, NULL)));
+    CHECK(isnan(cm_irr(none, 4)));
     const double allneg[3] = {-1, -2, -3};
-    CHECK(isnan(cm_irr(allneg, 3, NULL)));
+    CHECK(isnan(cm_irr(allneg, 3)));
     const double simple[2] = {-100, 110};
-    CHECK_NEAR(cm_irr(simple, 2, NULL), 0.10, 1e-10);
+    CHECK_NEAR(cm_irr(simple, 2), 0.10, 1e-10);
     /* a root below 0: -100 then 50 -> -50 % */
     const double loss[2] = {-100, 50};
-    CHECK_NEAR(cm_irr(loss, 2, NULL), -0.5, 1e-10);
+    CHECK_NEAR(cm_irr(loss, 2), -0.5, 1e-10);
     /* a long horizon where (1+x)^-t overflows at x = -0.99 */
     static double longf[1000];
     longf[0] = -100.0;
     for (int t = 1; t < 1000; t++)
         longf[t] = 5.0;
-    double irr = cm_irr(longf, 1000, NULL);
+    double irr = cm_irr(longf, 1000);
     CHECK_NEAR(cm_npv(longf, 1000, irr), 0.0, 1e-6);
     CHECK_NEAR(irr, 0.05, 1e-9);
     /* roots on both sides of 0 but no sign change between the ends:
      * undefined (MODEL.md section 4), not the root nearer 0 */
     const double two[3] = {-4, 8, -3};
-    CHECK(isnan(cm_irr(two, 3, NULL)));
+    CHECK(isnan(cm_irr(two, 3)));
     /* flows that overflowed: undefined, not -0.99 */
     const double inf[3] = {-100, INFINITY, 5};
-    CHECK(isnan(cm_irr(inf, 3, NULL)));
+    CHECK(isnan(cm_irr(inf, 3)));
     /* outside the bracket: returns above 1000 % are undefined */
     const double huge[2] = {-1, 100};
-    CHECK(isnan(cm_irr(huge, 2, NULL)));
+    CHECK(isnan(cm_irr(huge, 2)));
+}
+
+/* The engine's safeguarded Newton against GSL's Brent bracketing solver
+ * (what cm_irr used before), on 20,000 random flow profiles: invest then
+ * earn (one sign change, Newton's usual case), profiles with several sign
+ * changes (Newton leaves the bracket or stalls, so it must bisect), roots
+ * near both ends and long horizons.  Where f changes sign on the half
+ * cm_irr searches, both must find a root there (f changes sign within
+ * 1e-9 of cm_irr's) and, where the flows change sign once (so the root is
+ * unique), the same one within 2e-10. */
+static double npv_scaled(double x, void *p)
+{
+    const double *f = p;
+    int n = (int)f[0];
+    /* h(x) = f(x) (1+x)^(n-1): finite on the whole bracket */
+    double g = 1.0 + x, acc = 0.0;
+    for (int t = 0; t < n; t++)
+        acc = acc * g + f[1 + t];
+    return acc;
+}
+
+static double brent_root(double *f1, double a, double b)
+{
+    gsl_root_fsolver *s = gsl_root_fsolver_alloc(gsl_root_fsolver_brent);
+    gsl_function fn = {npv_scaled, f1};
+    double root = NAN;
+    if (s != NULL && gsl_root_fsolver_set(s, &fn, a, b) == GSL_SUCCESS) {
+        for (int it = 0; it < 500; it++) {
+            gsl_root_fsolver_iterate(s);
+            if (gsl_root_test_interval(gsl_root_fsolver_x_lower(s), gsl_root_fsolver_x_upper(s),
+                                       1e-13, 0.0) == GSL_SUCCESS) {
+                root = gsl_root_fsolver_root(s);
+                break;
+            }
+        }
+    }
+    gsl_root_fsolver_free(s);
+    return root;
+}
+
+static void test_irr_against_brent(void)
+{
+    gsl_set_error_handler_off();
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 20261128);
+    static double f1[1 + 200];
+    int compared = 0, single = 0;
+    for (int trial = 0; trial < 20000; trial++) {
+        int n = 2 + (int)gsl_rng_uniform_int(r, trial % 10 == 0 ? 199 : 40);
+        double *f = f1 + 1;
+        f1[0] = n;
+        int kind = trial % 3;
+        for (int t = 0; t < n; t++) {
+            if (kind == 0) /* invest then earn */
+                f[t] = t < 1 + (int)(n / 5) ? -gsl_rng_uniform(r) * 100.0
+                                            : gsl_rng_uniform(r) * 30.0;
+            else /* any signs */
+                f[t] = (gsl_rng_uniform(r) - 0.5) * 100.0;
+        }
+        if (kind == 2) /* a root close to a chosen rate in (-0.99, 10) */
+            f[0] -= cm_npv(f, n, -0.98 + 10.9 * gsl_rng_uniform(r));
+        double irr = cm_irr(f, n);
+        if (isnan(irr))
+            continue;
+        CHECK(irr >= -0.99 && irr <= 10.0);
+        /* the half cm_irr searched: the side of 0 where irr lies */
+        double a = irr < 0 ? -0.99 : 0.0, b = irr < 0 ? 0.0 : 10.0;
+        double ref = brent_root(f1, a, b);
+        if (isnan(ref))
+            continue;
+        compared++;
+        /* one sign change in the flows: a single root on (-1, inf)
+         * (Descartes' rule of signs in v = 1/(1+x)) */
+        int changes = 0, last = 0;
+        for (int t = 0; t < n; t++) {
+            int sg = (f[t] > 0) - (f[t] < 0);
+            if (sg != 0 && last != 0 && sg != last)
+                changes++;
+            if (sg != 0)
+                last = sg;
+        }
+        if (changes == 1) {
+            single++;
+            CHECK_NEAR(irr, ref, 2e-10);
+        }
+        /* whichever root: f changes sign within 1e-9 of it */
+        CHECK(npv_scaled(irr - 1e-9, f1) * npv_scaled(irr + 1e-9, f1) <= 0);
+    }
+    gsl_rng_free(r);
+    CHECK(compared > 10000);
+    CHECK(single > 5000);
 }
 
 /* A default, then an expropriation: the lenders' claim stays at the
@@ -476,6 +571,7 @@ int main(int argc, char **argv)
         {"route_disruption", test_route_disruption},
         {"schedules_closed_form", test_schedules_closed_form},
         {"irr_edge_cases", test_irr_edge_cases},
+        {"irr_against_brent", test_irr_against_brent},
         {"npv_convention", test_npv_convention},
         {"default_then_expropriation", test_default_then_expropriation},
         {"llcr_after_expropriation", test_llcr_after_expropriation},

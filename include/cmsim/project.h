@@ -40,7 +40,6 @@ typedef struct {
 
 typedef struct {
     int horizon;
-    void *solver;   /* the GSL Brent solver for IRRs, allocated once */
 #define CM_X(name) double *name;
     CM_PROJECT_LINES(CM_X)
 #undef CM_X
@@ -68,12 +67,11 @@ void cm_project_eval(const cm_scenario_t *s, int p, const cm_project_inputs_t *i
 /* Net present value of flows[0..n-1] at rate r: sum flows[t] (1+r)^-t. */
 double cm_npv(const double *flows, int n, double r);
 
-/* Internal rate of return on (-0.99, 10) by GSL's Brent bracketing solver
- * to 1e-10; NaN when f(x) = sum flows[t] (1+x)^-t has the same sign at
- * both ends (even if it has roots inside) or the solver fails.  solver: a gsl_root_fsolver of
- * type gsl_root_fsolver_brent from cm_project_lines_t, or NULL to allocate
- * one for this call.  Works for any n: f is evaluated scaled by a positive
- * factor where (1+x)^-t would overflow, which keeps its sign and roots. */
-double cm_irr(const double *flows, int n, void *solver);
+/* Internal rate of return on (-0.99, 10) to 1e-10 by a bracketed,
+ * safeguarded Newton iteration (docs/model.md); NaN when f(x) = sum
+ * flows[t] (1+x)^-t has the same sign at both ends (even if it has roots
+ * inside).  Works for any n: f is evaluated scaled by a positive factor
+ * where (1+x)^-t would overflow, which keeps its sign and roots. */
+double cm_irr(const double *flows, int n);
 
 #endif
