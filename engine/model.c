@@ -50,12 +50,14 @@ int cm_model_ws_init(cm_model_ws_t *ws, const cm_scenario_t *s, const cm_layout_
     ws->draw_opex = calloc(np, sizeof *ws->draw_opex);
     ws->draw_build = calloc(np, sizeof *ws->draw_build);
     ws->draw_util = calloc(np * (H + 1), sizeof *ws->draw_util);
-    ws->shock = calloc(3 * (size_t)s->nminerals + 1, sizeof *ws->shock);
+    ws->shock = calloc(6 * (size_t)s->nminerals + 1, sizeof *ws->shock);
+    ws->mproj = calloc(np, sizeof *ws->mproj);
+    ws->mproj_off = calloc((size_t)s->nminerals + 1, sizeof *ws->mproj_off);
     ws->supply = calloc(2 * (size_t)s->ncountries + 1, sizeof *ws->supply);
     ws->financing = calloc((size_t)s->ntranche_names + 1, sizeof *ws->financing);
     if (ws->price == NULL || ws->restricted == NULL || ws->disrupted == NULL ||
         ws->expro_year == NULL || ws->growth == NULL || ws->gfac == NULL || ws->q == NULL ||
-        ws->shock == NULL || ws->supply == NULL ||
+        ws->shock == NULL || ws->supply == NULL || ws->mproj == NULL || ws->mproj_off == NULL ||
         ws->draw_capex == NULL || ws->draw_capacity == NULL || ws->draw_opex == NULL ||
         ws->draw_build == NULL || ws->draw_util == NULL ||
         ws->financing == NULL || cm_stream_init(&ws->stream) != CM_EOK ||
@@ -63,6 +65,16 @@ int cm_model_ws_init(cm_model_ws_t *ws, const cm_scenario_t *s, const cm_layout_
         cm_model_ws_free(ws);
         return CM_ENOMEM;
     }
+    /* Each mineral's projects in index order (the order the markets add
+     * their output in). */
+    int k = 0;
+    for (int m = 0; m < s->nminerals; m++) {
+        ws->mproj_off[m] = k;
+        for (int p = 0; p < s->nprojects; p++)
+            if (s->projects[p].mineral == m)
+                ws->mproj[k++] = p;
+    }
+    ws->mproj_off[s->nminerals] = k;
     return CM_EOK;
 }
 
@@ -83,6 +95,8 @@ void cm_model_ws_free(cm_model_ws_t *ws)
     free(ws->draw_build);
     free(ws->draw_util);
     free(ws->shock);
+    free(ws->mproj);
+    free(ws->mproj_off);
     free(ws->supply);
     free(ws->financing);
     cm_stream_free(&ws->stream);
@@ -104,7 +118,15 @@ static void simulate_prices(cm_model_ws_t *ws, uint64_t path)
     const cm_scenario_t *s = ws->s;
     const int H = s->horizon, nm = s->nminerals;
     double *e = ws->shock, *z = ws->shock + nm, *x = ws->shock + 2 * nm;
+    /* ou: ln(long run), exp(-kappa) and the shock's sd, once per path */
+    double *ou_a = ws->shock + 3 * nm, *ou_ek = ws->shock + 4 * nm, *ou_sd = ws->shock + 5 * nm;
     for (int m = 0; m < nm; m++) {
+        const cm_mineral_t *mi = &s->minerals[m];
+        if (mi->model != CM_PRICE_GBM) {
+            ou_a[m] = log(mi->long_run);
+            ou_ek[m] = exp(-mi->kappa);
+            ou_sd[m] = mi->sigma * sqrt((1.0 - exp(-2.0 * mi->kappa)) / (2.0 * mi->kappa));
+        }
         x[m] = log(s->minerals[m].p0);
         ws->price[(size_t)m * H] = s->minerals[m].p0;
         ws->restricted[(size_t)m * H] = 0;
@@ -135,9 +157,7 @@ static void simulate_prices(cm_model_ws_t *ws, uint64_t path)
             if (mi->model == CM_PRICE_GBM) {
                 xt = prev + (mi->mu - 0.5 * mi->sigma * mi->sigma) + mi->sigma * z[m];
             } else {
-                double a = log(mi->long_run), ek = exp(-mi->kappa);
-                double sd = mi->sigma * sqrt((1.0 - exp(-2.0 * mi->kappa)) / (2.0 * mi->kappa));
-                xt = a + (prev - a) * ek + sd * z[m];
+                xt = ou_a[m] + (prev - ou_a[m]) * ou_ek[m] + ou_sd[m] * z[m];
             }
             if (mi->jump_rate > 0.0) {
                 gsl_rng *r = cm_stream_at(&ws->stream, mi->jump_key, path, (unsigned)t, 0);
@@ -330,9 +350,8 @@ static void simulate_markets(cm_model_ws_t *ws, double *out)
         const cm_mineral_t *mi = &s->minerals[m];
         for (int t = 0; t < H; t++) {
             double new_out = 0.0, new_out_outside = 0.0;
-            for (int p = 0; p < s->nprojects; p++) {
-                if (s->projects[p].mineral != m)
-                    continue;
+            for (int k = ws->mproj_off[m]; k < ws->mproj_off[m + 1]; k++) {
+                const int p = ws->mproj[k];
                 double q = ws->q[(size_t)p * H + t];
                 new_out += q;
                 if (s->projects[p].country != mi->dominant)
@@ -356,9 +375,10 @@ static void simulate_markets(cm_model_ws_t *ws, double *out)
                 without[c] = base;
                 with[c] = base;
             }
-            for (int p = 0; p < s->nprojects; p++)
-                if (s->projects[p].mineral == m)
-                    with[s->projects[p].country] += ws->q[(size_t)p * H + t];
+            for (int k = ws->mproj_off[m]; k < ws->mproj_off[m + 1]; k++) {
+                const int p = ws->mproj[k];
+                with[s->projects[p].country] += ws->q[(size_t)p * H + t];
+            }
             cm_market_year_t a, b;
             cm_market_year(s, mi, with, &a);
             cm_market_year(s, mi, without, &b);

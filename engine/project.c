@@ -178,6 +178,13 @@ double cm_irr(const double *flows, int n)
     return NAN;
 }
 
+/* max(0, x), as fmax(0, x) (0 for a NaN x) but inline: GCC calls libm's
+ * fmax for its NaN rules. */
+static inline double pos_part(double x)
+{
+    return x > 0.0 ? x : 0.0;
+}
+
 /* The contractual schedule of one debt tranche, added into the lines.
  * Returns the tranche's opening balance in year t0 (for the LLCR). */
 static double debt_schedule(const cm_tranche_t *tr, double share_capex_scale,
@@ -284,7 +291,7 @@ void cm_project_eval(const cm_scenario_t *s, int p, const cm_project_inputs_t *i
         L->opex[t] = q * in->opex / 1e6 + transport;
         L->ebitda[t] = L->revenue[t] - L->royalty[t] - L->opex[t];
         L->dep[t] = a < pr->depreciation_years ? C / pr->depreciation_years : 0.0;
-        L->tax_u[t] = pr->tax * fmax(0.0, L->ebitda[t] - L->dep[t]);
+        L->tax_u[t] = pr->tax * pos_part(L->ebitda[t] - L->dep[t]);
         output_total += q;
     }
     for (int t = 0; t < H; t++)
@@ -312,7 +319,7 @@ void cm_project_eval(const cm_scenario_t *s, int p, const cm_project_inputs_t *i
     }
     for (int t = 0; t < H; t++) {
         L->ds[t] = L->interest_paid[t] + L->principal[t];
-        L->tax_l[t] = pr->tax * fmax(0.0, L->ebitda[t] - L->dep[t] - L->interest_paid[t]);
+        L->tax_l[t] = pr->tax * pos_part(L->ebitda[t] - L->dep[t] - L->interest_paid[t]);
         L->cfads[t] = L->ebitda[t] - L->tax_l[t];
         L->dscr[t] = NAN;
     }

@@ -40,7 +40,10 @@ typedef struct {
     double *draw_capex, *draw_capacity, *draw_opex; /* [nprojects] */
     int *draw_build;                                 /* [nprojects] K */
     double *draw_util;                               /* [nprojects * H] */
-    double *shock;             /* [3 * nminerals] e, Z and ln P of the year before */
+    double *shock;             /* [6 * nminerals] e, Z and ln P of the year before,
+                                  then ou's ln(long run), exp(-kappa), shock sd */
+    int *mproj, *mproj_off;    /* projects of mineral m: mproj[mproj_off[m] ..
+                                  mproj_off[m + 1] - 1], in index order */
     double *supply;            /* [2 * ncountries] market scratch */
     double *financing;         /* [ntranche_names] */
     cm_project_lines_t lines;
