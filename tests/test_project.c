@@ -361,10 +361,10 @@ static void test_irr_edge_cases(void)
     CHECK(isnan(cm_irr(huge, 2)));
 }
 
-/* The engine's safeguarded Newton against GSL's Brent bracketing solver
+/* The engine's safeguarded Halley iteration against GSL's Brent bracketing solver
  * (what cm_irr used before), on 20,000 random flow profiles: invest then
- * earn (one sign change, Newton's usual case), profiles with several sign
- * changes (Newton leaves the bracket or stalls, so it must bisect), roots
+ * earn (one sign change, the usual case), profiles with several sign
+ * changes (Halley and Newton steps leave the bracket, so it must bisect), roots
  * near both ends and long horizons.  Where f changes sign on the half
  * cm_irr searches, both must find a root there (f changes sign within
  * 1e-9 of cm_irr's) and, where the flows change sign once (so the root is

@@ -68,7 +68,7 @@ void cm_project_eval(const cm_scenario_t *s, int p, const cm_project_inputs_t *i
 double cm_npv(const double *flows, int n, double r);
 
 /* Internal rate of return on (-0.99, 10) to 1e-10 by a bracketed,
- * safeguarded Newton iteration (docs/model.md); NaN when f(x) = sum
+ * safeguarded Halley iteration (docs/model.md); NaN when f(x) = sum
  * flows[t] (1+x)^-t has the same sign at both ends (even if it has roots
  * inside).  Works for any n: f is evaluated scaled by a positive factor
  * where (1+x)^-t would overflow, which keeps its sign and roots. */
