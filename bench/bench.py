@@ -225,7 +225,10 @@ class Bench:
     # -- the phases -----------------------------------------------------------
 
     def paths_of(self, w):
-        p = max(w["paths"], BLOCK * self.threads[-1])
+        # at least a.blocks_per_thread blocks for each thread of the largest
+        # count: with one block each, the per-thread set-up and the final
+        # merge, fixed costs, would be measured as poor scaling
+        p = max(w["paths"], a_blocks(self.a) * BLOCK * self.threads[-1])
         p = int(p * self.a.scale)
         return max(BLOCK, (p + BLOCK - 1) // BLOCK * BLOCK)
 
@@ -420,6 +423,7 @@ class Bench:
         rss = {(w["key"], t): 0 for w in workloads for t in self.threads}
         share = {(w["key"], t): [] for w in workloads for t in self.threads}
         flo = {w["key"]: [] for w in workloads}
+        floe = {w["key"]: [] for w in workloads}
         peer = {w["key"]: {"peer": [], "peer_small": [], "cmsim_small": []} for w in workloads}
         meta = {}
         for rep in range(a.reps):
@@ -436,6 +440,10 @@ class Bench:
                 r = self.floor_run(w, w["n"])
                 flo[k].append(r.j["seconds"])
                 w["addresses"] = r.j["addresses_per_path"]
+                if meta[k] > 1: # a batch: also every scenario drawing its own numbers
+                    r = self.floor_run(w, w["n"], extra=["--each"])
+                    floe[k].append(r.j["seconds"])
+                    w["addresses_each"] = r.j["addresses_per_path"]
                 if w["peer"] and self.peer_ok:
                     peer[k]["peer"].append(self.peer_run(w, w["n"]).wall)
                     peer[k]["peer_small"].append(self.peer_run(w, SMALL).wall)
@@ -464,8 +472,8 @@ class Bench:
                 profiles[w["key"]] = self.profile(w, max(BLOCK, w["n"] // 2))
 
         load1 = os.getloadavg()
-        self.report(workloads, checks, eng, e2e, rss, share, flo, peer, meta, mem, heap, instr,
-                    method, profiles, fresh, load0, load1, time.time() - t_start)
+        self.report(workloads, checks, eng, e2e, rss, share, flo, floe, peer, meta, mem, heap,
+                    instr, method, profiles, fresh, load0, load1, time.time() - t_start)
         shutil.rmtree(self.tmp, ignore_errors=True)
         if self.check_failed:
             log("the draw-floor check FAILED: bench/drawfloor.c no longer draws what "
@@ -475,8 +483,8 @@ class Bench:
 
     # -- results --------------------------------------------------------------
 
-    def report(self, workloads, checks, eng, e2e, rss, share, flo, peer, meta, mem, heap, instr,
-               method, profiles, fresh, load0, load1, elapsed):
+    def report(self, workloads, checks, eng, e2e, rss, share, flo, floe, peer, meta, mem, heap,
+               instr, method, profiles, fresh, load0, load1, elapsed):
         a = self.a
         med = statistics.median
         md = []
@@ -538,12 +546,36 @@ class Bench:
                                                             ins["engine"] / ins["floor"])
                                                         if ins else ""),
                             ratio <= 3.0))
+        each = [w for w in workloads if floe[w["key"]]]
+        if each:
+            P("")
+            P("Batches, with the floor counted per path-scenario (`cmsim_drawfloor --each`: "
+              "every scenario draws all its numbers, as if it ran alone):")
+            P("")
+            P("| workload | scenarios | paths | engine s (min) | floor, every scenario drawing "
+              "s (min / median) | draws per path | engine / floor |")
+            P("|---|---|---|---|---|---|---|")
+            for w in each:
+                k, S, N = w["key"], meta[w["key"]], w["n"]
+                e1 = eng[(k, 1)]
+                ratio_e = min(e1) / min(floe[k])
+                P("| %s | %d | %d | %.3f | %.4f / %.4f | %.0f | %.1fx (median %.1fx) |" % (
+                    w["title"], S, N, min(e1), min(floe[k]), med(floe[k]),
+                    w["addresses_each"], ratio_e, med(e1) / med(floe[k])))
+                self.csvrow(k, "floor_each_seconds", 1, N, floe[k], "s")
+                self.csvrow(k, "engine_over_floor_each", 1, N, [ratio_e], "x")
+                targets.append(("engine time <= 3x the draw floor, counted per "
+                                "path-scenario", w["title"],
+                                "%.1fx (median %.1fx)" % (ratio_e, med(e1) / med(floe[k])),
+                                ratio_e <= 3.0))
         P("")
         P("path-scenarios per second per core: paths x scenarios / engine seconds (min) at "
           "one thread.  engine / floor: the engine's time as a multiple of the time to draw "
           "its random numbers alone; draws per path: cm_stream_at calls (each followed by one "
           "sampler call) per path, all scenarios together (variants of a batch copy what "
-          "they share with the reference instead of drawing it).%s" % (
+          "they share with the reference instead of drawing it, so the batches' floor "
+          "holds each shared number once; the second table counts it once per "
+          "scenario that uses it).%s" % (
               "  Instructions: %s, per path and scenario." % method if method else ""))
         P("")
 
@@ -581,9 +613,11 @@ class Bench:
           "at T = 1 or far below at T > 1, the run did not get its cores (other processes, "
           "or serial parts: loading, merging, writing the report).  "
           "Strong scaling (same paths at every T); blocks of %d paths are the unit of work, "
-          "so a run of N paths has N/%d blocks to share.  This machine has %d cores: a "
-          "16-core curve needs a bigger machine (`make bench` there measures 1, 2, 4, 8, 16)."
-          % (BLOCK, BLOCK, self.nproc))
+          "so a run of N paths has N/%d blocks to share; every workload runs at least %d "
+          "blocks per thread at the largest T (--blocks-per-thread), as a run of one block "
+          "per thread measures mostly its fixed costs (per-thread set-up, the final merge).  "
+          "This machine has %d cores: a 16-core curve needs a bigger machine (`make bench` "
+          "there measures 1, 2, 4, 8, 16)." % (BLOCK, BLOCK, a_blocks(self.a), self.nproc))
         P("")
 
         # Peer
@@ -749,6 +783,10 @@ class Bench:
 # ---------------------------------------------------------------------------
 # The machine
 
+def a_blocks(a):
+    return max(1, a.blocks_per_thread)
+
+
 def machine():
     model, cores = platform.processor() or "unknown CPU", ""
     try:
@@ -902,6 +940,9 @@ def main():
     ap.add_argument("--build", default="build-bench", help="build folder (Release, with "
                     "-DCMSIM_BUILD_BENCH=ON)")
     ap.add_argument("--reps", type=int, default=5, help="repetitions of each timing (5)")
+    ap.add_argument("--blocks-per-thread", type=int, default=4,
+                    help="paths of every workload: at least this many blocks of %d paths "
+                         "per thread at the largest thread count (4)" % BLOCK)
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every path count")
     ap.add_argument("--only", default="", help="comma-separated workload keys "
                     "(a, a-ref, b, c)")

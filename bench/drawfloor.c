@@ -2,7 +2,7 @@
  * that cm_model_path draws, and nothing else.
  *
  *   cmsim_drawfloor FILE [--scenario NAME] [--paths N] [--seed S]
- *                        [--check PREFIX]
+ *                        [--each] [--check PREFIX]
  *
  * For every path 0..N-1 and every scenario of FILE (a batch runs each of its
  * scenarios on every path, as cm_run_execute does), this program performs
@@ -16,7 +16,10 @@
  * utilisation draws, FIXED parameters skipped as draw_at skips them).  In
  * a batch, a variant draws only what it does not share with the reference
  * (cm_model_share_init, as the driver's cm_model_path_shared): shared draws
- * are copies in the engine, not draws, so they are not part of the floor.  It
+ * are copies in the engine, not draws, so they are not part of the floor.
+ * --each instead makes every scenario draw all its numbers, as if it ran
+ * alone: the floor counted per path-scenario (every scenario's paths use
+ * their numbers, however the engine obtains them).  It
  * does none of the model arithmetic (Cholesky products, price recursions,
  * project finance, markets), no statistics and no output: each drawn value
  * is only added to a checksum so that nothing can be optimised away.
@@ -358,7 +361,7 @@ static int usage(const char *msg)
     if (msg)
         fprintf(stderr, "cmsim_drawfloor: %s\n", msg);
     fputs("usage: cmsim_drawfloor FILE [--scenario NAME] [--paths N] [--seed S] "
-          "[--check PREFIX]\n",
+          "[--each] [--check PREFIX]\n",
           stderr);
     return cm_exit_status(CM_EUSAGE);
 }
@@ -403,11 +406,13 @@ int main(int argc, char **argv)
 {
     const char *file = NULL, *only = NULL, *check = NULL;
     uint64_t paths = 0, seed = 0;
-    int has_paths = 0, has_seed = 0;
+    int has_paths = 0, has_seed = 0, each = 0;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(o, "--scenario") == 0 && v) {
+        if (strcmp(o, "--each") == 0) {
+            each = 1;
+        } else if (strcmp(o, "--scenario") == 0 && v) {
             only = v;
             i++;
         } else if (strcmp(o, "--paths") == 0 && v) {
@@ -460,11 +465,11 @@ int main(int argc, char **argv)
             cm_scenario_derive_keys(s);
         }
         ws[i].s = s;
-        ws[i].is_variant = i > 0;
+        ws[i].is_variant = i > 0 && !each;
         if ((rc = cm_stream_init(&ws[i].stream)) != CM_EOK)
             goto out;
     }
-    for (int i = 1; i < b.nscen; i++) {
+    for (int i = 1; i < b.nscen && !each; i++) {
         if ((rc = cm_model_share_init(&ws[i].share, ws[i].s, ws[0].s)) != CM_EOK)
             goto out;
     }
