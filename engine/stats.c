@@ -1266,6 +1266,25 @@ HOT void slot_take(cm_stats_slot_t *h, slot_cold_t *c, double v)
         window_flush(h, c);
 }
 
+/* slot_take for a slot without a sketch, with a short path for +-0: the
+ * paired differences of a batch are exactly 0 wherever a variant does not
+ * change an outcome (shared prices, regimes, unaffected projects), often on
+ * every path of a slot, so the branch is well predicted.  A zero adds
+ * nothing to the sums; it counts, moves min and max, and keeps the flush
+ * cadence (slot_take flushes at every SUM_FLUSH_EVERY-th value). */
+HOT void slot_take_moments(cm_stats_slot_t *h, slot_cold_t *c, double v)
+{
+    if ((bits_of(v) << 1) == 0) {
+        h->seen++;
+        h->min = h->min < 0.0 ? h->min : 0.0;
+        h->max = h->max > 0.0 ? h->max : 0.0;
+        if (RARELY((h->seen & (SUM_FLUSH_EVERY - 1)) == 0))
+            window_flush(h, c);
+        return;
+    }
+    slot_take(h, c, v);
+}
+
 /* Exact mode: append defined x to the value store: 0 or CM_ENOMEM. */
 static int values_push(slot_cold_t *c, double x)
 {
@@ -1315,7 +1334,7 @@ int cm_stats_add(cm_stats_t *st, const double *values)
         const double *vc = values + c0;
         if (!hc[0].round_sketch) {
             for (size_t j = 0; j < nc; j++)
-                slot_take(&hc[j], &cc[j], vc[j]);
+                slot_take_moments(&hc[j], &cc[j], vc[j]);
             continue;
         }
         for (size_t j = 0; j < nc; j++) {
