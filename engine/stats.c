@@ -1301,7 +1301,7 @@ static int values_push(slot_cold_t *c, double x)
  * prefetched, then the counters are incremented and the rest of the slots
  * updated, by which time most counters are in cache.  Rounds without a
  * sketch (MOMENTS slots) skip the first pass. */
-int cm_stats_add(cm_stats_t *st, const double *values)
+HOT int stats_add(cm_stats_t *st, const double *values, const unsigned char *skip)
 {
     int rc = CM_EOK;
     const size_t ns = st->nslots;
@@ -1312,6 +1312,8 @@ int cm_stats_add(cm_stats_t *st, const double *values)
     slot_cold_t *cold = cold_parts(st);
     if (st->exact) {
         for (size_t i = 0; i < ns; i++) {
+            if (skip != NULL && skip[i])
+                continue;
             const double x = canonical(values[i]);
             /* The store first: if it cannot grow, the slot skips this
              * value altogether and stays consistent (n == values in its
@@ -1334,12 +1336,13 @@ int cm_stats_add(cm_stats_t *st, const double *values)
         const double *vc = values + c0;
         if (!hc[0].round_sketch) {
             for (size_t j = 0; j < nc; j++)
-                slot_take_moments(&hc[j], &cc[j], vc[j]);
+                if (skip == NULL || !skip[c0 + j])
+                    slot_take_moments(&hc[j], &cc[j], vc[j]);
             continue;
         }
         for (size_t j = 0; j < nc; j++) {
             uint64_t *c = &spare[j];
-            if (hc[j].rec != REC_NONE) {
+            if (hc[j].rec != REC_NONE && (skip == NULL || !skip[c0 + j])) {
                 c = sketch_counter(hc[j].rec, &sk[c0 + j], vc[j], c);
                 PREFETCH_RW(c); /* never faults, not even on NULL */
             }
@@ -1352,11 +1355,92 @@ int cm_stats_add(cm_stats_t *st, const double *values)
                 rc = CM_ENOMEM;
                 continue;
             }
+            if (skip != NULL && skip[c0 + j])
+                continue;
             (*counter[j])++;
             slot_take(&hc[j], &cc[j], vc[j]);
         }
     }
     return rc;
+}
+
+int cm_stats_add(cm_stats_t *st, const double *values)
+{
+    return stats_add(st, values, NULL);
+}
+
+int cm_stats_add_skip(cm_stats_t *st, const double *values, const unsigned char *skip)
+{
+    return stats_add(st, values, skip);
+}
+
+/* Merging slot b into slot a, in two steps so that a failure changes no
+ * value: slot_merge_reserve makes every allocation (a's capacity may grow),
+ * slot_merge_apply cannot fail.  Integer additions, min and max: the result
+ * does not depend on the order or grouping of merges.  b's sums are read
+ * before a's are written, so a slot can be merged into itself. */
+static int slot_merge_reserve(slot_ref_t a, slot_ref_t b, int exact)
+{
+    if (a.h->rec == REC_NONE)
+        return CM_EOK;
+    if (exact)
+        return values_reserve(a.c, b.c->nvalues) != 0 ? CM_ENOMEM : CM_EOK;
+    for (int k = 0; k < 2; k++) {
+        const sk_store_t *sb = &b.k->side[k];
+        if (sb->imin <= sb->imax && store_reserve(&a.k->side[k], sb->imin, sb->imax) != 0)
+            return CM_ENOMEM;
+    }
+    return CM_EOK;
+}
+
+static void slot_merge_apply(slot_ref_t a, slot_ref_t b, int exact)
+{
+    const uint64_t nb = slot_n(b.h), undef_b = b.h->n_undef;
+    a.h->n_undef += undef_b;
+    a.h->seen += undef_b;
+    if (nb == 0)
+        return;
+    /* Both normalised (low limbs < 2^32): the sums stay far from 2^63; the
+     * top limbs only ever take carries, so they hold the sums' bounded high
+     * parts. */
+    uint64_t b1[SUM1_LIMBS], b2[SUM2_LIMBS];
+    sums_get(b, b1, b2);
+    window_flush(a.h, a.c);
+    for (int k = 0; k < SUM1_LIMBS; k++)
+        a.c->s1[k] += b1[k];
+    for (int k = 0; k < SUM2_LIMBS; k++)
+        a.c->s2[k] += b2[k];
+    limbs_normalise(a.c->s1, SUM1_LIMBS);
+    limbs_normalise(a.c->s2, SUM2_LIMBS);
+    a.c->overflow |= b.c->overflow;
+    a.h->seen += nb;
+    if (b.h->min < a.h->min)
+        a.h->min = b.h->min;
+    if (b.h->max > a.h->max)
+        a.h->max = b.h->max;
+    if (a.h->rec == REC_NONE)
+        return;
+    if (exact) {
+        size_t nv = b.c->nvalues;
+        memmove(a.c->values + a.c->nvalues, b.c->values, nv * sizeof *b.c->values);
+        a.c->nvalues += nv;
+        a.c->sorted = 0;
+    } else {
+        a.k->nzero += b.k->nzero;
+        for (int k = 0; k < 2; k++) {
+            const sk_store_t *sb = &b.k->side[k];
+            sk_store_t *sa = &a.k->side[k];
+            const int32_t lo = sb->imin, hi = sb->imax;
+            for (int32_t j = lo; j <= hi; j++)
+                sa->counts[j - sa->off] += store_get(sb, j);
+            if (lo <= hi) {
+                if (lo < sa->imin)
+                    sa->imin = lo;
+                if (hi > sa->imax)
+                    sa->imax = hi;
+            }
+        }
+    }
 }
 
 int cm_stats_merge(cm_stats_t *into, const cm_stats_t *from)
@@ -1366,80 +1450,31 @@ int cm_stats_merge(cm_stats_t *into, const cm_stats_t *from)
     for (size_t i = 0; i < into->nslots; i++)
         if (cold_parts(into)[i].kind != cold_parts(from)[i].kind)
             return CM_EINTERNAL;
-
     /* Phase 1: all allocations, so that a failure leaves into's values
      * untouched (only its capacity may have grown). */
-    for (size_t i = 0; i < into->nslots; i++) {
-        slot_ref_t a = slot_at(into, i), b = slot_at(from, i);
-        if (a.h->rec == REC_NONE)
-            continue;
-        if (into->exact) {
-            if (values_reserve(a.c, b.c->nvalues) != 0)
-                return CM_ENOMEM;
-        } else {
-            for (int k = 0; k < 2; k++) {
-                const sk_store_t *sb = &b.k->side[k];
-                if (sb->imin <= sb->imax &&
-                    store_reserve(&a.k->side[k], sb->imin, sb->imax) != 0)
-                    return CM_ENOMEM;
-            }
-        }
-    }
+    for (size_t i = 0; i < into->nslots; i++)
+        if (slot_merge_reserve(slot_at(into, i), slot_at(from, i), into->exact) != CM_EOK)
+            return CM_ENOMEM;
+    /* Phase 2: cannot fail. */
+    for (size_t i = 0; i < into->nslots; i++)
+        slot_merge_apply(slot_at(into, i), slot_at(from, i), into->exact);
+    return CM_EOK;
+}
 
-    /* Phase 2: cannot fail.  Integer additions, min and max: the result
-     * does not depend on the order or grouping of merges.  b's sums are
-     * read before a's are written, so merging an accumulator into itself
-     * works too. */
-    for (size_t i = 0; i < into->nslots; i++) {
-        slot_ref_t a = slot_at(into, i), b = slot_at(from, i);
-        const uint64_t nb = slot_n(b.h), undef_b = b.h->n_undef;
-        a.h->n_undef += undef_b;
-        a.h->seen += undef_b;
-        if (nb == 0)
-            continue;
-        /* Both normalised (low limbs < 2^32): the sums stay far from
-         * 2^63; the top limbs only ever take carries, so they hold the
-         * sums' bounded high parts. */
-        uint64_t b1[SUM1_LIMBS], b2[SUM2_LIMBS];
-        sums_get(b, b1, b2);
-        window_flush(a.h, a.c);
-        for (int k = 0; k < SUM1_LIMBS; k++)
-            a.c->s1[k] += b1[k];
-        for (int k = 0; k < SUM2_LIMBS; k++)
-            a.c->s2[k] += b2[k];
-        limbs_normalise(a.c->s1, SUM1_LIMBS);
-        limbs_normalise(a.c->s2, SUM2_LIMBS);
-        a.c->overflow |= b.c->overflow;
-        a.h->seen += nb;
-        if (b.h->min < a.h->min)
-            a.h->min = b.h->min;
-        if (b.h->max > a.h->max)
-            a.h->max = b.h->max;
-        if (a.h->rec == REC_NONE)
-            continue;
-        if (into->exact) {
-            size_t nv = b.c->nvalues;
-            memmove(a.c->values + a.c->nvalues, b.c->values,
-                    nv * sizeof *b.c->values);
-            a.c->nvalues += nv;
-            a.c->sorted = 0;
-        } else {
-            a.k->nzero += b.k->nzero;
-            for (int k = 0; k < 2; k++) {
-                const sk_store_t *sb = &b.k->side[k];
-                sk_store_t *sa = &a.k->side[k];
-                const int32_t lo = sb->imin, hi = sb->imax;
-                for (int32_t j = lo; j <= hi; j++)
-                    sa->counts[j - sa->off] += store_get(sb, j);
-                if (lo <= hi) {
-                    if (lo < sa->imin)
-                        sa->imin = lo;
-                    if (hi > sa->imax)
-                        sa->imax = hi;
-                }
-            }
-        }
-    }
+int cm_stats_copy_slot(cm_stats_t *dst, size_t i, const cm_stats_t *src, size_t j)
+{
+    if (i >= dst->nslots || j >= src->nslots || dst->exact != src->exact ||
+        cold_parts(dst)[i].kind != cold_parts(src)[j].kind)
+        return CM_EINTERNAL;
+    if (dst == src && i == j)
+        return CM_EOK;
+    slot_ref_t a = slot_at(dst, i), b = slot_at(src, j);
+    /* A cleared slot merged with b is b: the same counts, sums (in their
+     * unique normalised form), min and max, so the same bytes written. */
+    if (slot_merge_reserve(a, b, dst->exact) != CM_EOK)
+        return CM_ENOMEM;
+    slot_clear(a);
+    slot_merge_apply(a, b, dst->exact);
     return CM_EOK;
 }
 

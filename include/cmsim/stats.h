@@ -115,6 +115,17 @@ void cm_stats_reset(cm_stats_t *st);
  * or freed). */
 int cm_stats_add(cm_stats_t *st, const double *values);
 
+/* cm_stats_add for the slots i with skip[i] == 0; the others are left
+ * untouched (the driver fills them later with cm_stats_copy_slot). */
+int cm_stats_add_skip(cm_stats_t *st, const double *values, const unsigned char *skip);
+
+/* Slot i of dst becomes a copy of slot j of src: the same state, as
+ * serialised, as if dst's slot had been given the values src's slot was
+ * given.  Same kind and exact flag, else CM_EINTERNAL; CM_ENOMEM leaves
+ * dst's values unchanged.  A batch's variant copies the reference's slot
+ * for every outcome that was the same on every path (engine/driver.c). */
+int cm_stats_copy_slot(cm_stats_t *dst, size_t i, const cm_stats_t *src, size_t j);
+
 /* Merge from into into (same nslots, kinds and exact flag, else
  * CM_EINTERNAL); from may be into itself.  Order-free: merging the same
  * accumulators in any order or grouping gives the same state, bit for bit.
