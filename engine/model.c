@@ -379,15 +379,20 @@ static void simulate_markets(cm_model_ws_t *ws, double *out)
                 const int p = ws->mproj[k];
                 with[s->projects[p].country] += ws->q[(size_t)p * H + t];
             }
-            cm_market_year_t a, b;
+            cm_market_year_t a;
             cm_market_year(s, mi, with, &a);
-            cm_market_year(s, mi, without, &b);
+            /* the counterfactual's dominant share, all the markets need of
+             * it, as cm_market_year computes it (same sum, same order) */
+            double total0 = 0.0;
+            for (int c = 0; c < s->ncountries; c++)
+                total0 += without[c];
+            const double dominant0 = total0 > 0.0 ? without[mi->dominant] / total0 : NAN;
             put(l, m, CM_MY_DOMINANT_SHARE, t, out, a.dominant_share);
             put(l, m, CM_MY_HHI, t, out, a.hhi);
             put(l, m, CM_MY_REGION_SHARE, t, out, a.region_share);
             put(l, m, CM_MY_TOP3_SHARE, t, out, a.top3_share);
             put(l, m, CM_MY_EU65, t, out, a.total > 0.0 ? (double)a.eu65 : NAN);
-            put(l, m, CM_MY_DIVERSIFICATION, t, out, b.dominant_share - a.dominant_share);
+            put(l, m, CM_MY_DIVERSIFICATION, t, out, dominant0 - a.dominant_share);
             if (mi->has_controls) {
                 double shortfall = restricted ? mi->export_cut * mi->export_fraction * with[mi->dominant] : 0.0;
                 put(l, m, CM_MY_SHORTFALL, t, out, shortfall);
