@@ -216,18 +216,13 @@ static void test_bad_batches(void)
     }
 }
 
-/* Run scenarios and return the run (caller frees). */
+static int run_mode(const cm_scenario_t **list, int n, uint64_t paths, int exact, int mode,
+                    cm_run_t *run);
+
+/* Run scenarios (free mode, 2 threads) and return the run (caller frees). */
 static int run_batch(const cm_scenario_t **list, int n, uint64_t paths, cm_run_t *run)
 {
-    cm_diag_t d;
-    cm_diag_init(&d);
-    int rc = cm_run_init(run, list, n, paths, 0, &d);
-    cm_run_options_t opt = {0};
-    opt.threads = 2;
-    if (rc == 0)
-        rc = cm_run_execute(run, &opt, &d);
-    cm_diag_free(&d);
-    return rc;
+    return run_mode(list, n, paths, 0, 0, run);
 }
 
 /* Common random numbers: changing one project's financing, the paired
@@ -280,6 +275,13 @@ static void test_crn_and_alone(void)
     cm_diag_free(&d);
 }
 
+/* Two variants of the test scenario: one changes financing only, one a
+ * project's capex. */
+#define VARIANTS_FIN_CAPEX                                                                 \
+    "  { name = \"fin\"; set = ( { path = \"projects.p1.financing.dfc.share\"; value = 0.5; },\n" \
+    "                          { path = \"projects.p1.financing.commercial.share\"; value = 0.2; } ); },\n" \
+    "  { name = \"capex\"; set = ( { path = \"projects.p2.capex\"; value = 250.0; } ); },\n"
+
 /* Variants draw what they share with the reference by copying it: the flags
  * say what is shared, and a path computed with the copy equals the path
  * computed from scratch, bit for bit. */
@@ -288,9 +290,7 @@ static void test_shared_draws(void)
     cm_batch_t b;
     cm_diag_t d;
     int rc = load("batch = { variants = (\n"
-                  "  { name = \"fin\"; set = ( { path = \"projects.p1.financing.dfc.share\"; value = 0.5; },\n"
-                  "                          { path = \"projects.p1.financing.commercial.share\"; value = 0.2; } ); },\n"
-                  "  { name = \"capex\"; set = ( { path = \"projects.p2.capex\"; value = 250.0; } ); },\n"
+                  VARIANTS_FIN_CAPEX
                   "  { name = \"world\"; set = ( { path = \"minerals.cu.price.sigma\"; value = 0.3; } ); } ); };\n",
                   NULL, &b, &d);
     CHECK(rc == 0 && b.nscen == 4);
@@ -391,9 +391,7 @@ static void test_mirrors_same_bytes(void)
     cm_batch_t b;
     cm_diag_t d;
     int rc = load("batch = { variants = (\n"
-                  "  { name = \"fin\"; set = ( { path = \"projects.p1.financing.dfc.share\"; value = 0.5; },\n"
-                  "                          { path = \"projects.p1.financing.commercial.share\"; value = 0.2; } ); },\n"
-                  "  { name = \"capex\"; set = ( { path = \"projects.p2.capex\"; value = 250.0; } ); },\n"
+                  VARIANTS_FIN_CAPEX
                   "  { name = \"world\"; set = ( { path = \"minerals.cu.price.sigma\"; value = 0.3; } ); },\n"
                   "  { name = \"roy\"; set = ( { path = \"projects.p1.royalty\"; value = 0.09; } ); } ); };\n",
                   NULL, &b, &d);
