@@ -1090,6 +1090,17 @@ static double sketch_at_rank(slot_ref_t r, uint64_t q)
 /* Quantile q of a slot with n > 0 (see stats.h for the two definitions). */
 static double slot_quantile(slot_ref_t r, int exact, double q)
 {
+    if (exact && r.c->kind == CM_STAT_INTEGER) {
+        /* Whole numbers, as in sketch mode: the order statistic of rank
+         * floor(q (n - 1)), rounded to the nearest integer (ties to even,
+         * the sketch's buckets), within [min, max]; so both modes agree. */
+        if (q <= 0.0)
+            return r.h->min;
+        if (q >= 1.0)
+            return r.h->max;
+        size_t rank = (size_t)floor(q * (double)(r.c->nvalues - 1));
+        return clamp(r.h, nearbyint(r.c->values[rank]));
+    }
     if (exact)
         return gsl_stats_quantile_from_sorted_data(r.c->values, 1,
                                                    r.c->nvalues, q);

@@ -40,14 +40,18 @@
  *    lies within relative CM_STATS_ALPHA of that order statistic.  Values
  *    with |x| < CM_STATS_ZERO are counted as 0.  Memory per slot is bounded
  *    by the spread of the values (about 230 buckets per decade of |x|), not
- *    by the number of paths.  The representatives include 0 and +-1
+ *    by the number of paths directly; the spread itself widens slowly with
+ *    the paths (rarer extremes, values nearer 0: bench/README.md).  The representatives include 0 and +-1
  *    exactly, so 0/1 outcomes get exact quantiles.  cvar05 sums the
  *    representatives of the ceil(0.05 n) extreme values (the last bucket
  *    taken partially): it lies within CM_STATS_ALPHA times the tail's mean
  *    |x| (plus CM_STATS_ZERO) of the exact tail mean.
  *  - exact mode: every defined value is kept (memory grows with paths; for
- *    small runs); quantiles are type 7 (gsl_stats_quantile_from_sorted_data)
- *    and the tail means exact (the sorted tail summed in ascending order).
+ *    small runs); quantiles are type 7 (gsl_stats_quantile_from_sorted_data),
+ *    except for INTEGER slots, whose quantiles are whole numbers as in
+ *    sketch mode (the order statistic of rank floor(q (n - 1)), rounded to
+ *    the nearest integer, within [min, max]: both modes agree), and the tail
+ *    means exact (the sorted tail summed in ascending order).
  *  Mean and sd come from the same exact sums in both modes (identical
  *  bits).
  *
