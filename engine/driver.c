@@ -376,8 +376,9 @@ static int run_block_into(const cm_run_t *run, thread_ctx_t *c, uint64_t first, 
             double *o = c->out[s] + (dumping ? k * run->layouts[s].nslots : 0);
             /* what the variant draws like the reference, it copies */
             cm_model_path_shared(&c->ws[s], first + k, o, &c->ws[0], &run->share[s]);
-            if (mirror_check(run, c, s, o, ref) != CM_EOK)
-                return CM_ENOMEM;
+            int mrc = mirror_check(run, c, s, o, ref);
+            if (mrc != CM_EOK)
+                return mrc;
         }
         if (cm_stats_add(&c->block[0], ref) != CM_EOK)
             return CM_ENOMEM;

@@ -116,9 +116,11 @@ static int sign_of(double v)
  * about four evaluations of f where Newton's needed seven or eight
  * (counted on the default batch's reference scenario and the benchmark
  * portfolio; the derivatives cost little extra time, their chains run
- * alongside f's).  Stops when a step is below IRR_TOL
- * (absolute: the error after a step that small is far smaller) or the
- * bracket is narrower than IRR_TOL.
+ * alongside f's).  Stops when a step and the Newton correction f/f' are
+ * both below IRR_TOL (absolute: the error after such a step is far smaller)
+ * or the bracket is narrower than IRR_TOL.  (A small step alone is not
+ * enough: near a stationary point of f a Halley step is small though f is
+ * not; found in review, test irr_edge_cases.)
  * Why not GSL: its derivative solvers (gsl_root_fdfsolver_*) are not
  * bracketed, and its bracketing ones (Brent, used before) use no
  * derivatives, which come nearly free here, and call f through a pointer;
@@ -132,15 +134,24 @@ static double irr_solve(const double *flows, int last, int scaled, double a, dou
     double lo = a, hi = b; /* f(lo) has sign s_a, f(hi) sign -s_a */
     double x = 0.0, fx = f0, d1 = f1, d2 = f2;
     for (int it = 0; it < IRR_MAX_IT; it++) {
+        /* Newton's correction f/f' measures the distance to a root; a
+         * Halley step can also be tiny where f' is near 0 and f is not
+         * (about -2 f'/f''), so a tiny Halley step counts only when the
+         * Newton correction is tiny too, and is otherwise replaced. */
+        const double newton = fx / d1; /* NaN or infinite when d1 = 0 */
+        const int near = fabs(newton) < IRR_TOL;
         double xn = x - 2.0 * fx * d1 / (2.0 * d1 * d1 - fx * d2); /* Halley */
-        if (!(it < IRR_FAST_IT && (xn - lo) * (xn - hi) < 0.0)) {
-            xn = x - fx / d1; /* Newton */
-            if (!(it < IRR_FAST_IT && (xn - lo) * (xn - hi) < 0.0))
-                xn = 0.5 * (lo + hi); /* NaN or infinite steps fail too */
+        int ok = it < IRR_FAST_IT && (xn - lo) * (xn - hi) < 0.0 &&
+                 (near || !(fabs(xn - x) < IRR_TOL));
+        if (!ok) {
+            xn = x - newton; /* Newton */
+            ok = it < IRR_FAST_IT && (xn - lo) * (xn - hi) < 0.0;
         }
+        if (!ok)
+            xn = 0.5 * (lo + hi); /* NaN or infinite steps fail too */
         const double dx = xn - x;
         x = xn;
-        if (fabs(dx) < IRR_TOL || fabs(hi - lo) < IRR_TOL)
+        if ((fabs(dx) < IRR_TOL && near) || fabs(hi - lo) < IRR_TOL)
             return x;
         fx = irr_eval(flows, last, scaled, x, &d1, &d2);
         const int sx = sign_of(fx);

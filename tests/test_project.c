@@ -356,6 +356,16 @@ static void test_irr_edge_cases(void)
     /* flows that overflowed: undefined, not -0.99 */
     const double inf[3] = {-100, INFINITY, 5};
     CHECK(isnan(cm_irr(inf, 3)));
+    /* f'(0) nearly 0 with f(0) = 1: a Halley step from 0 is tiny (about
+     * -2 f'/f''), which must not pass for convergence; the root is near
+     * 4.6858 (three sign changes, one root in (0, 10)) */
+    for (int k = 0; k < 3; k++) {
+        const double eps = k == 0 ? 1e-11 : k == 1 ? 3e-11 : 0.0;
+        const double flat[4] = {-1, 7 - eps, -8, 3};
+        double x = cm_irr(flat, 4);
+        CHECK(fabs(cm_npv(flat, 4, x)) < 1e-9);
+        CHECK_NEAR(x, 4.685779526, 1e-8);
+    }
     /* outside the bracket: returns above 1000 % are undefined */
     const double huge[2] = {-1, 100};
     CHECK(isnan(cm_irr(huge, 2)));
