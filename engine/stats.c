@@ -363,8 +363,11 @@ COLD int store_reserve(sk_store_t *b, int32_t lo, int32_t hi)
     if (cap > SK_NIDX)
         cap = SK_NIDX;
     int64_t off;
-    if (empty)
-        off = ulo - (cap - need) / 2; /* first use: centre on the values */
+    if (empty || cap == b->cap)
+        off = ulo - (cap - need) / 2; /* first use, or a move without
+                                         growth: centre on the values, so
+                                         that widening on alternate sides
+                                         does not move the store each time */
     else if (lo < b->imin)
         off = uhi - cap + 1; /* grew downwards: room below */
     else
