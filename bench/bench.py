@@ -57,6 +57,8 @@ BLOCK = 1024                       # CM_BLOCK_PATHS (include/cmsim/driver.h)
 PEER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
 SMALL = 16                         # paths of the start-up runs (marginal per-path cost)
+PEER_PATHS = 8192                  # at most this many paths (x --scale) for the peer: it keeps
+                                   # every value (the portfolio at 65,536 paths would need ~6 GB)
 
 
 # ---------------------------------------------------------------------------
@@ -403,6 +405,7 @@ class Bench:
         workloads = [w for w in WORKLOADS if not a.only or w["key"] in a.only.split(",")]
         for w in workloads:
             w["n"] = self.paths_of(w)
+            w["n_peer"] = min(w["n"], max(BLOCK, int(PEER_PATHS * a.scale)))
         log("%d cores; threads %s; %d repetitions; paths: %s" % (
             self.nproc, self.threads, a.reps,
             ", ".join("%s %d" % (w["key"], w["n"]) for w in workloads)))
@@ -424,7 +427,8 @@ class Bench:
         share = {(w["key"], t): [] for w in workloads for t in self.threads}
         flo = {w["key"]: [] for w in workloads}
         floe = {w["key"]: [] for w in workloads}
-        peer = {w["key"]: {"peer": [], "peer_small": [], "cmsim_small": []} for w in workloads}
+        peer = {w["key"]: {"peer": [], "peer_small": [], "cmsim_small": [], "cmsim": []}
+                for w in workloads}
         meta = {}
         for rep in range(a.reps):
             for w in workloads:
@@ -445,7 +449,9 @@ class Bench:
                     floe[k].append(r.j["seconds"])
                     w["addresses_each"] = r.j["addresses_per_path"]
                 if w["peer"] and self.peer_ok:
-                    peer[k]["peer"].append(self.peer_run(w, w["n"]).wall)
+                    peer[k]["peer"].append(self.peer_run(w, w["n_peer"]).wall)
+                    if w["n_peer"] != w["n"]: # else the one-thread run above serves
+                        peer[k]["cmsim"].append(self.cmsim_run(w, w["n_peer"], 1).wall)
                     peer[k]["peer_small"].append(self.peer_run(w, SMALL).wall)
                     peer[k]["cmsim_small"].append(self.cmsim_run(w, SMALL, 1).wall)
             log("repetition %d of %d done (%.0f s)" % (rep + 1, a.reps, time.time() - t_start))
@@ -631,8 +637,8 @@ class Bench:
             for w in workloads:
                 if not w["peer"]:
                     continue
-                k, N = w["key"], w["n"]
-                c, p = e2e[k], peer[k]["peer"]
+                k, N = w["key"], w["n_peer"]
+                c, p = peer[k]["cmsim"] or e2e[k], peer[k]["peer"]
                 cs, ps = peer[k]["cmsim_small"], peer[k]["peer_small"]
                 c_m = (min(c) - min(cs)) / (N - SMALL)
                 p_m = (min(p) - min(ps)) / (N - SMALL)
