@@ -18,6 +18,7 @@
 #include <gsl/gsl_randist.h>
 
 #include "check.h"
+#include "ks.h"
 #include "cmsim/dist.h"
 #include "cmsim/error.h"
 #include "cmsim/rng.h"
@@ -88,41 +89,25 @@ static double *sample(const cm_dist_t *d, const char *site, size_t n)
     return x;
 }
 
-/* P(K > lambda), Kolmogorov's limiting distribution (see test_rng.c, which
- * checks this function against tabulated values). */
-static double kolmogorov_q(double lambda)
-{
-    if (lambda <= 0)
-        return 1.0;
-    if (lambda < 1.18) {
-        double y = exp(-M_PI * M_PI / (8.0 * lambda * lambda));
-        double s = y + pow(y, 9) + pow(y, 25) + pow(y, 49) + pow(y, 81);
-        return 1.0 - sqrt(2.0 * M_PI) / lambda * s;
-    }
-    double x = exp(-2.0 * lambda * lambda);
-    return 2.0 * (x - pow(x, 4) + pow(x, 9) - pow(x, 16) + pow(x, 25));
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 typedef double (*ref_cdf_t)(const cm_dist_t *d, double x);
 
-/* KS p-value of x[0..n) (sorted in place) against the continuous CDF F. */
-static double ks_pvalue(double *x, size_t n, ref_cdf_t F, const cm_dist_t *d)
+/* A reference CDF with its distribution, as ks.h's CDF argument. */
+typedef struct {
+    ref_cdf_t F;
+    const cm_dist_t *d;
+} ref_arg_t;
+
+static double ref_cdf_at(double x, const void *arg)
 {
-    qsort(x, n, sizeof *x, cmp_double);
-    double dmax = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double f = F(d, x[i]);
-        dmax = fmax(dmax, fmax(f - (double)i / (double)n,
-                               (double)(i + 1) / (double)n - f));
-    }
-    double sn = sqrt((double)n);
-    return kolmogorov_q((sn + 0.12 + 0.11 / sn) * dmax);
+    const ref_arg_t *r = arg;
+    return r->F(r->d, x);
+}
+
+/* KS p-value of x[0..n) (sorted in place) against the continuous CDF F. */
+static double ks_dist_pvalue(double *x, size_t n, ref_cdf_t F, const cm_dist_t *d)
+{
+    ref_arg_t r = {F, d};
+    return ks_pvalue(x, n, ref_cdf_at, &r);
 }
 
 /* Sample mean and variance against the expected values, within 4 standard
@@ -288,7 +273,7 @@ static void run_case(ccase_t *c)
         out += !(x[i] >= mn && x[i] <= mx);
     CHECK(out == 0);
     check_moments(c->name, x, NDRAW, c->mean, c->sd);
-    double p = ks_pvalue(x, NDRAW, c->cdf, &c->d);
+    double p = ks_dist_pvalue(x, NDRAW, c->cdf, &c->d);
     printf("     %-28s KS p = %.4f\n", c->name, p);
     CHECK(p > 1e-4);
     free(x);

@@ -18,6 +18,7 @@
 #include <omp.h>
 
 #include "check.h"
+#include "ks.h"
 #include "cmsim/error.h"
 #include "cmsim/rng.h"
 
@@ -26,41 +27,17 @@
 /* ------------------------------------------------------------------------ */
 /* Statistics helpers                                                       */
 
-/* P(K > lambda) for Kolmogorov's limiting distribution K: the alternating
- * series for large lambda, the Jacobi theta form (which converges fast
- * there) for small lambda. */
-static double kolmogorov_q(double lambda)
+/* The CDF of U(0, 1) on [0, 1]. */
+static double cdf_uniform01(double x, const void *arg)
 {
-    if (lambda <= 0)
-        return 1.0;
-    if (lambda < 1.18) {
-        double y = exp(-M_PI * M_PI / (8.0 * lambda * lambda));
-        double s = y + pow(y, 9) + pow(y, 25) + pow(y, 49) + pow(y, 81);
-        return 1.0 - sqrt(2.0 * M_PI) / lambda * s;
-    }
-    double x = exp(-2.0 * lambda * lambda);
-    return 2.0 * (x - pow(x, 4) + pow(x, 9) - pow(x, 16) + pow(x, 25));
+    (void)arg;
+    return x;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* KS p-value of sample x[0..n) (sorted in place) against U(0, 1), with
- * Stephens' small-sample correction of the statistic. */
+/* KS p-value of sample x[0..n) (sorted in place) against U(0, 1). */
 static double ks_uniform_pvalue(double *x, size_t n)
 {
-    qsort(x, n, sizeof *x, cmp_double);
-    double d = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double f = x[i];
-        double lo = f - (double)i / (double)n, hi = (double)(i + 1) / (double)n - f;
-        d = fmax(d, fmax(lo, hi));
-    }
-    double sn = sqrt((double)n);
-    return kolmogorov_q((sn + 0.12 + 0.11 / sn) * d);
+    return ks_pvalue(x, n, cdf_uniform01, NULL);
 }
 
 static double correlation(const double *x, const double *y, size_t n)
