@@ -802,6 +802,27 @@ static const config_setting_t *get_group_list(ctx_t *c, const config_setting_t *
     return s;
 }
 
+/* The list of groups at g.key (get_group_list) and n zeroed elements of
+ * size bytes (plus `spare` more) for it: NULL when the list is absent or
+ * empty and spare is 0 (an empty list is reported when `least` says what it
+ * needs), or when memory ran out (reported; *n is then 0). */
+static void *group_list_alloc(ctx_t *c, const config_setting_t *g, const char *key,
+                              int required, const char *least, size_t size, size_t spare,
+                              const config_setting_t **list, int *n)
+{
+    *list = get_group_list(c, g, key, required, n);
+    if (*list != NULL && *n == 0 && least != NULL)
+        report(c, *list, NULL, "expected at least %s", least);
+    if (*n == 0 && spare == 0)
+        return NULL;
+    void *a = calloc((size_t)*n + spare, size);
+    if (a == NULL) {
+        nomem(c);
+        *n = 0;
+    }
+    return a;
+}
+
 /* An array or list of at most maxn numbers in range r at g.key into v.
  * Returns the count, or -1 after reporting. */
 static int get_num_array(ctx_t *c, const config_setting_t *g, const char *key,
@@ -1162,13 +1183,12 @@ static void parse_run(ctx_t *c, const config_setting_t *root, cm_scenario_t *s,
 static void parse_countries(ctx_t *c, const config_setting_t *root, cm_scenario_t *s)
 {
     int n;
-    const config_setting_t *list = get_group_list(c, root, "countries", 1, &n);
+    const config_setting_t *list;
     /* One spare slot for the implicit "Other" a market may add. */
-    s->countries = calloc((size_t)n + 1, sizeof *s->countries);
-    if (s->countries == NULL) {
-        nomem(c);
+    s->countries = group_list_alloc(c, root, "countries", 1, NULL, sizeof *s->countries, 1,
+                                    &list, &n);
+    if (s->countries == NULL)
         return;
-    }
     s->ncountries = n;
     for (int i = 0; i < n; i++) {
         cm_country_t *ct = &s->countries[i];
@@ -1188,14 +1208,10 @@ static void parse_countries(ctx_t *c, const config_setting_t *root, cm_scenario_
 static void parse_routes(ctx_t *c, const config_setting_t *root, cm_scenario_t *s)
 {
     int n;
-    const config_setting_t *list = get_group_list(c, root, "routes", 0, &n);
-    if (n == 0)
+    const config_setting_t *list;
+    s->routes = group_list_alloc(c, root, "routes", 0, NULL, sizeof *s->routes, 0, &list, &n);
+    if (s->routes == NULL)
         return;
-    s->routes = calloc((size_t)n, sizeof *s->routes);
-    if (s->routes == NULL) {
-        nomem(c);
-        return;
-    }
     s->nroutes = n;
     for (int i = 0; i < n; i++) {
         cm_route_t *r = &s->routes[i];
@@ -1263,17 +1279,12 @@ static void parse_market(ctx_t *c, const config_setting_t *el, cm_mineral_t *m,
         return;
     check_keys(c, g, K_MARKET, "a market");
     get_num(c, g, "export_fraction", 1, 0, R_PROB, &m->export_fraction);
-    const config_setting_t *list = get_group_list(c, g, "producers", 1, &n);
-    if (list != NULL && n == 0)
-        report(c, list, NULL, "expected at least one producer");
-    if (n > 0) {
-        m->producers = calloc((size_t)n, sizeof *m->producers);
-        if (m->producers == NULL) {
-            nomem(c);
-            return;
-        }
-        m->nproducers = n;
-    }
+    const config_setting_t *list;
+    m->producers = group_list_alloc(c, g, "producers", 1, "one producer", sizeof *m->producers,
+                                    0, &list, &n);
+    if (m->producers == NULL && c->nomem)
+        return;
+    m->nproducers = n;
     for (int i = 0; i < n; i++) {
         cm_producer_t *p = &m->producers[i];
         const config_setting_t *pe = config_setting_get_elem(list, (unsigned)i);
@@ -1326,16 +1337,11 @@ static void parse_market(ctx_t *c, const config_setting_t *el, cm_mineral_t *m,
 static void parse_minerals(ctx_t *c, const config_setting_t *root, cm_scenario_t *s)
 {
     int n;
-    const config_setting_t *list = get_group_list(c, root, "minerals", 1, &n);
-    if (list != NULL && n == 0)
-        report(c, list, NULL, "expected at least one mineral");
-    if (n == 0)
+    const config_setting_t *list;
+    s->minerals = group_list_alloc(c, root, "minerals", 1, "one mineral", sizeof *s->minerals, 0,
+                                   &list, &n);
+    if (s->minerals == NULL)
         return;
-    s->minerals = calloc((size_t)n, sizeof *s->minerals);
-    if (s->minerals == NULL) {
-        nomem(c);
-        return;
-    }
     s->nminerals = n;
     for (int i = 0; i < n; i++) {
         cm_mineral_t *m = &s->minerals[i];
@@ -1481,16 +1487,11 @@ static void parse_correlations(ctx_t *c, const config_setting_t *root, cm_scenar
 static void parse_financing(ctx_t *c, const config_setting_t *el, cm_project_t *p)
 {
     int n;
-    const config_setting_t *list = get_group_list(c, el, "financing", 1, &n);
-    if (list != NULL && n == 0)
-        report(c, list, NULL, "expected at least one tranche");
-    if (n == 0)
+    const config_setting_t *list;
+    p->tranches = group_list_alloc(c, el, "financing", 1, "one tranche", sizeof *p->tranches, 0,
+                                   &list, &n);
+    if (p->tranches == NULL)
         return;
-    p->tranches = calloc((size_t)n, sizeof *p->tranches);
-    if (p->tranches == NULL) {
-        nomem(c);
-        return;
-    }
     p->ntranches = n;
     int shares_ok = 1;
     double sum = 0;
@@ -1568,14 +1569,11 @@ static void parse_projects(ctx_t *c, const config_setting_t *root, cm_scenario_t
                            int horizon_ok)
 {
     int n;
-    const config_setting_t *list = get_group_list(c, root, "projects", 1, &n);
-    if (n == 0)
+    const config_setting_t *list;
+    s->projects = group_list_alloc(c, root, "projects", 1, NULL, sizeof *s->projects, 0, &list,
+                                   &n);
+    if (s->projects == NULL)
         return;
-    s->projects = calloc((size_t)n, sizeof *s->projects);
-    if (s->projects == NULL) {
-        nomem(c);
-        return;
-    }
     s->nprojects = n;
     for (int i = 0; i < n; i++) {
         cm_project_t *p = &s->projects[i];
