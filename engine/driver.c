@@ -405,6 +405,18 @@ static int run_block(const cm_run_t *run, thread_ctx_t *c, uint64_t first, uint6
     return rc == CM_EOK ? mirror_settle(run, c) : rc;
 }
 
+/* Whether the threads are to stop: *flag (stopped, or halted) set or *rc
+ * an error; both shared, so read atomically. */
+static int run_stopping(int *flag, int *rc)
+{
+    int f, r;
+#pragma omp atomic read
+    f = *flag;
+#pragma omp atomic read
+    r = *rc;
+    return f || r != CM_EOK;
+}
+
 static void progress(const cm_run_options_t *opt, uint64_t done, uint64_t total,
                      double t0, double *last, int final)
 {
@@ -523,12 +535,7 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
                 const uint64_t r1 = b1 - r0 > round ? r0 + round : b1;
 #pragma omp for schedule(dynamic, 1)
                 for (uint64_t b = r0; b < r1; b++) {
-                    int cur, st;
-#pragma omp atomic read
-                    cur = rc;
-#pragma omp atomic read
-                    st = stopped;
-                    if (cur != CM_EOK || st || !c.ok)
+                    if (!c.ok || run_stopping(&stopped, &rc))
                         continue;
                     if (stop != NULL && *stop) {
 #pragma omp atomic write
@@ -549,23 +556,13 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
                         progress(opt, done, total_paths, t0, &last, 0);
                     }
                 }
-                int leave, now_rc;
-#pragma omp atomic read
-                leave = stopped;
-#pragma omp atomic read
-                now_rc = rc;
-                leave |= now_rc != CM_EOK;
+                int leave = run_stopping(&stopped, &rc);
 #pragma omp barrier
                 if (leave)
                     break;
             }
             /* the thread's accumulators, settled, are read from here on */
-            int rc_now, stopped_now;
-#pragma omp atomic read
-            rc_now = rc;
-#pragma omp atomic read
-            stopped_now = stopped;
-            if (c.ok && rc_now == CM_EOK && !stopped_now) {
+            if (c.ok && !run_stopping(&stopped, &rc)) {
                 int src = mirror_settle(run, &c);
                 if (src != CM_EOK) {
 #pragma omp atomic write
@@ -623,12 +620,7 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
         for (uint64_t b = r0; b < r1; b++) {
             uint64_t first = b * B;
             uint64_t n = run->paths - first < B ? run->paths - first : B;
-            int skip, h;
-#pragma omp atomic read
-            skip = rc;
-#pragma omp atomic read
-            h = halted;
-            skip = skip != CM_EOK || h || (stop != NULL && *stop) || !c.ok;
+            int skip = !c.ok || run_stopping(&halted, &rc) || (stop != NULL && *stop);
             int brc = skip ? CM_EOK : run_block(run, &c, first, n, dumping);
 #pragma omp ordered
             {
@@ -670,12 +662,7 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
         }
         /* Every thread reads the flags between the loop's barrier and this
          * one, so all take the same decision. */
-        int leave, now_rc;
-#pragma omp atomic read
-        leave = halted;
-#pragma omp atomic read
-        now_rc = rc;
-        leave |= now_rc != CM_EOK;
+        int leave = run_stopping(&halted, &rc);
 #pragma omp barrier
         if (leave)
             break;
