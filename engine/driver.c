@@ -221,6 +221,7 @@ typedef struct {
     unsigned char **skip; /* per variant: skip[i] = 1 while slot i is mirrored */
     size_t **mlist;     /* per variant: the mirrored slots, in no order */
     size_t *mcount;     /* per variant: how many */
+    int mirror;         /* 0: nothing is mirrored (cm_run_options_t.no_mirror) */
     int ok;
 } thread_ctx_t;
 
@@ -233,7 +234,7 @@ static void mirror_reset(const cm_run_t *run, thread_ctx_t *c)
         const size_t *map = run->diff_ref[s];
         size_t n = 0;
         for (size_t i = 0; i < l->nslots; i++) {
-            int m = map[i] != SIZE_MAX && l->kinds[i] == l0->kinds[map[i]];
+            int m = c->mirror && map[i] != SIZE_MAX && l->kinds[i] == l0->kinds[map[i]];
             c->skip[s][i] = (unsigned char)m;
             if (m)
                 c->mlist[s][n++] = i;
@@ -242,9 +243,22 @@ static void mirror_reset(const cm_run_t *run, thread_ctx_t *c)
     }
 }
 
+/* Slot i of variant s stops being mirrored: its accumulator becomes a copy
+ * of the reference slot, and its paired difference gets what it would have
+ * been given, 0 on every path so far where the outcome was defined (x - x)
+ * and undefined elsewhere. */
+static int mirror_end(const cm_run_t *run, thread_ctx_t *c, int s, size_t i)
+{
+    const size_t r = run->diff_ref[s][i];
+    uint64_t n, n_undef;
+    cm_stats_counts(&c->block[0], r, &n, &n_undef);
+    int rc = cm_stats_copy_slot(&c->block[s], i, &c->block[0], r);
+    return rc != CM_EOK ? rc : cm_stats_add_zeros(&c->bdiff[s], i, n, n_undef);
+}
+
 /* This path's values: a mirrored slot whose value differs (in its bits)
- * from the reference's becomes a copy of the reference slot, which has not
- * yet added this path, and stops being mirrored. */
+ * from the reference's ends its mirror (mirror_end; the reference has not
+ * yet added this path) and is added to from then on. */
 static int mirror_check(const cm_run_t *run, thread_ctx_t *c, int s, const double *o,
                         const double *ref)
 {
@@ -260,7 +274,7 @@ static int mirror_check(const cm_run_t *run, thread_ctx_t *c, int s, const doubl
             k++;
             continue;
         }
-        int rc = cm_stats_copy_slot(&c->block[s], i, &c->block[0], map[i]);
+        int rc = mirror_end(run, c, s, i);
         if (rc != CM_EOK)
             return rc;
         c->skip[s][i] = 0;
@@ -271,13 +285,12 @@ static int mirror_check(const cm_run_t *run, thread_ctx_t *c, int s, const doubl
 }
 
 /* Before the block accumulators are read (merged): every slot still
- * mirrored becomes a copy of its reference slot. */
+ * mirrored ends its mirror (mirror_end). */
 static int mirror_settle(const cm_run_t *run, thread_ctx_t *c)
 {
     for (int s = 1; s < run->nscen; s++)
         for (size_t k = 0; k < c->mcount[s]; k++) {
-            const size_t i = c->mlist[s][k];
-            int rc = cm_stats_copy_slot(&c->block[s], i, &c->block[0], run->diff_ref[s][i]);
+            int rc = mirror_end(run, c, s, c->mlist[s][k]);
             if (rc != CM_EOK)
                 return rc;
         }
@@ -311,9 +324,10 @@ static void ctx_free(thread_ctx_t *c, int nscen)
     memset(c, 0, sizeof *c);
 }
 
-static int ctx_init(thread_ctx_t *c, const cm_run_t *run, size_t rows)
+static int ctx_init(thread_ctx_t *c, const cm_run_t *run, size_t rows, int mirror)
 {
     memset(c, 0, sizeof *c);
+    c->mirror = mirror;
     int n = run->nscen;
     c->ws = calloc((size_t)n, sizeof *c->ws);
     c->block = calloc((size_t)n, sizeof *c->block);
@@ -390,7 +404,7 @@ static int run_block_into(const cm_run_t *run, thread_ctx_t *c, uint64_t first, 
             const size_t *map = run->diff_ref[s];
             for (size_t i = 0; i < ns; i++)
                 c->dvals[i] = map[i] == SIZE_MAX ? NAN : o[i] - ref[map[i]];
-            if (cm_stats_add(&c->bdiff[s], c->dvals) != CM_EOK)
+            if (cm_stats_add_skip(&c->bdiff[s], c->dvals, c->skip[s]) != CM_EOK)
                 return CM_ENOMEM;
         }
     }
@@ -454,6 +468,7 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
     const uint64_t todo = b1 > b0 ? b1 - b0 : 0;
     const int dumping = opt && opt->dump != NULL;
     const size_t rows = dumping ? B : 1;
+    const int mirror = !(opt && opt->no_mirror);
     int threads = (opt && opt->threads > 0) ? opt->threads : omp_get_max_threads();
     if ((uint64_t)threads > todo && todo > 0)
         threads = (int)todo;
@@ -477,7 +492,7 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
         const uint64_t per = 2 * (uint64_t)run->nscen;
         thread_ctx_t c;
         cm_stats_t *saved = calloc(todo * per + 1, sizeof *saved);
-        if (saved == NULL || ctx_init(&c, run, rows) != CM_EOK) {
+        if (saved == NULL || ctx_init(&c, run, rows, mirror) != CM_EOK) {
             free(saved);
             ctx_free(&c, run->nscen);
             return cm_diag_add(diag, CM_ENOMEM, "", 0, "", "out of memory");
@@ -525,7 +540,7 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
 #pragma omp parallel num_threads(threads) shared(rc, done, last, stopped)
         {
             thread_ctx_t c;
-            int my_rc = ctx_init(&c, run, rows);
+            int my_rc = ctx_init(&c, run, rows, mirror);
             if (my_rc != CM_EOK) {
 #pragma omp atomic write
                 rc = my_rc;
@@ -605,7 +620,7 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
 #pragma omp parallel num_threads(threads) shared(rc, done, last, last_ckpt, halted, dump_errno)
     {
         thread_ctx_t c;
-        int my_rc = ctx_init(&c, run, rows);
+        int my_rc = ctx_init(&c, run, rows, mirror);
         if (my_rc != CM_EOK) {
 #pragma omp atomic write
             rc = my_rc;

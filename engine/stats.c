@@ -1475,6 +1475,38 @@ int cm_stats_merge(cm_stats_t *into, const cm_stats_t *from)
     return CM_EOK;
 }
 
+void cm_stats_counts(const cm_stats_t *st, size_t i, uint64_t *n, uint64_t *n_undef)
+{
+    const cm_stats_slot_t *h = &st->slots[i];
+    *n = slot_n(h);
+    *n_undef = h->n_undef;
+}
+
+int cm_stats_add_zeros(cm_stats_t *st, size_t i, uint64_t nzero, uint64_t nundef)
+{
+    slot_ref_t r = slot_at(st, i);
+    if (st->exact && r.h->rec != REC_NONE && nzero > 0) {
+        if (nzero > SIZE_MAX || values_reserve(r.c, (size_t)nzero) != 0)
+            return CM_ENOMEM;
+        for (uint64_t k = 0; k < nzero; k++)
+            r.c->values[r.c->nvalues++] = 0.0;
+        r.c->sorted = 0;
+    } else if (!st->exact && r.h->rec != REC_NONE) {
+        r.k->nzero += nzero; /* +-0 is below CM_STATS_ZERO (and integer 0) */
+    }
+    /* Zeros add nothing to the sums.  Flushing first keeps the window's
+     * bound: at most SUM_FLUSH_EVERY values between flushes, however seen
+     * jumps. */
+    window_flush(r.h, r.c);
+    r.h->seen += nzero + nundef;
+    r.h->n_undef += nundef;
+    if (nzero > 0) {
+        r.h->min = r.h->min < 0.0 ? r.h->min : 0.0;
+        r.h->max = r.h->max > 0.0 ? r.h->max : 0.0;
+    }
+    return CM_EOK;
+}
+
 int cm_stats_copy_slot(cm_stats_t *dst, size_t i, const cm_stats_t *src, size_t j)
 {
     if (i >= dst->nslots || j >= src->nslots || dst->exact != src->exact ||

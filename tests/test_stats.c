@@ -1509,6 +1509,46 @@ static void test_moments_zeros(void)
     free(y);
 }
 
+/* cm_stats_add_zeros is the same as adding that many zeros and undefined
+ * values one by one, for every kind and both modes, around other values
+ * and across flushes of the sums' window. */
+static void test_add_zeros(void)
+{
+    const cm_stat_kind_t kinds[6] = {CM_STAT_PLAIN, CM_STAT_BINARY, CM_STAT_TAIL_LOW,
+                                     CM_STAT_TAIL_HIGH, CM_STAT_MOMENTS, CM_STAT_INTEGER};
+    for (int exact = 0; exact < 2; exact++) {
+        cm_stats_t a, b;
+        CHECK(cm_stats_init(&a, 6, kinds, exact) == CM_EOK);
+        CHECK(cm_stats_init(&b, 6, kinds, exact) == CM_EOK);
+        const double before[6] = {-2.5, 1.0, 300.0, 7e-3, -1e9, 2031.0};
+        const double after[6] = {4.0, 0.0, -12.0, 1e12, 3.0, 2040.0};
+        CHECK(cm_stats_add(&a, before) == CM_EOK && cm_stats_add(&b, before) == CM_EOK);
+        const uint64_t nz = 1300, nu = 7;
+        for (uint64_t k = 0; k < nz + nu; k++) {
+            double v[6];
+            for (int i = 0; i < 6; i++)
+                v[i] = k < nz ? (k % 2 ? 0.0 : -0.0) : NAN;
+            CHECK(cm_stats_add(&a, v) == CM_EOK);
+        }
+        for (size_t i = 0; i < 6; i++)
+            CHECK(cm_stats_add_zeros(&b, i, nz, nu) == CM_EOK);
+        for (int k = 0; k < 600; k++) /* past the next flush */
+            CHECK(cm_stats_add(&a, after) == CM_EOK && cm_stats_add(&b, after) == CM_EOK);
+        size_t la, lb;
+        unsigned char *xa = serialise(&a, &la), *xb = serialise(&b, &lb);
+        CHECK(xa != NULL && xb != NULL && la == lb && memcmp(xa, xb, la) == 0);
+        free(xa);
+        free(xb);
+        for (size_t i = 0; i < 6; i++) {
+            uint64_t n, u;
+            cm_stats_counts(&b, i, &n, &u);
+            CHECK(n == 1 + nz + 600 && u == nu);
+        }
+        cm_stats_free(&a);
+        cm_stats_free(&b);
+    }
+}
+
 static void test_small_n_summaries(void)
 {
     const cm_stat_kind_t kinds[5] = {CM_STAT_PLAIN, CM_STAT_BINARY,
@@ -1837,6 +1877,7 @@ static const cm_test_t tests[] = {
     {"binary_prob", test_binary_prob},
     {"small_n_summaries", test_small_n_summaries},
     {"moments_zeros", test_moments_zeros},
+    {"add_zeros", test_add_zeros},
     {"moments_slots", test_moments_slots},
     {"reset_then_reuse", test_reset_then_reuse},
     {"write_read_round_trip", test_write_read_round_trip},

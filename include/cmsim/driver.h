@@ -49,6 +49,8 @@ typedef struct {
     FILE *progress_stream;       /* where progress goes (stderr) */
     FILE *dump;                  /* per-path scalar outcomes as CSV, or NULL */
     int reverse_blocks;          /* tests: compute blocks last to first */
+    int no_mirror;               /* tests: add every variant slot (no mirrored
+                                    slots, engine/driver.c): same results */
     volatile sig_atomic_t *stop; /* set to non-zero to stop (may be NULL) */
     /* Checkpoints: called (serially, between merges) every checkpoint_every
      * seconds and once more when the run stops early; the run's

@@ -130,6 +130,15 @@ int cm_stats_add_skip(cm_stats_t *st, const double *values, const unsigned char 
  * for every outcome that was the same on every path (engine/driver.c). */
 int cm_stats_copy_slot(cm_stats_t *dst, size_t i, const cm_stats_t *src, size_t j);
 
+/* Slot i's defined and undefined value counts so far (cheap: no summary). */
+void cm_stats_counts(const cm_stats_t *st, size_t i, uint64_t *n, uint64_t *n_undef);
+
+/* Add nzero values 0.0 and nundef undefined values to slot i, as that many
+ * cm_stats_add calls would: 0 or CM_ENOMEM (exact mode's store; the slot is
+ * then unchanged).  The paired difference of a mirrored slot is 0 on every
+ * path where the outcome is defined (engine/driver.c). */
+int cm_stats_add_zeros(cm_stats_t *st, size_t i, uint64_t nzero, uint64_t nundef);
+
 /* Merge from into into (same nslots, kinds and exact flag, else
  * CM_EINTERNAL); from may be into itself.  Order-free: merging the same
  * accumulators in any order or grouping gives the same state, bit for bit.
