@@ -419,6 +419,12 @@ static int run_block(const cm_run_t *run, thread_ctx_t *c, uint64_t first, uint6
     return rc == CM_EOK ? mirror_settle(run, c) : rc;
 }
 
+/* Whether the caller asked the run to stop (cm_run_options_t.stop). */
+static int stop_asked(atomic_int *stop)
+{
+    return stop != NULL && atomic_load_explicit(stop, memory_order_relaxed) != 0;
+}
+
 /* Whether the threads are to stop: *flag (stopped, or halted) set or *rc
  * an error; both shared, so read atomically. */
 static int run_stopping(int *flag, int *rc)
@@ -475,7 +481,7 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
     if (threads < 1)
         threads = 1;
     run->threads_used = threads;
-    volatile sig_atomic_t *stop = opt ? opt->stop : NULL;
+    atomic_int *stop = opt ? opt->stop : NULL;
     int rc = CM_EOK;
     double t0 = now_seconds(), last = t0, last_ckpt = t0;
     uint64_t done = 0, total_paths = 0;
@@ -552,7 +558,7 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
                 for (uint64_t b = r0; b < r1; b++) {
                     if (!c.ok || run_stopping(&stopped, &rc))
                         continue;
-                    if (stop != NULL && *stop) {
+                    if (stop_asked(stop)) {
 #pragma omp atomic write
                         stopped = 1;
                         continue;
@@ -587,19 +593,23 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
 #pragma omp critical(cm_run_merge)
             {
                 int mrc = CM_EOK;
-                if (c.ok && rc == CM_EOK && !stopped)
+                if (c.ok && !run_stopping(&stopped, &rc))
                     for (int s = 0; s < run->nscen && mrc == CM_EOK; s++) {
                         mrc = cm_stats_merge(&run->stats[s], &c.block[s]);
                         if (mrc == CM_EOK && s > 0)
                             mrc = cm_stats_merge(&run->diff[s], &c.bdiff[s]);
                     }
-                if (mrc != CM_EOK && rc == CM_EOK)
+                /* rc is also written outside this section (a failed
+                 * settle, above), so atomically here too */
+                if (mrc != CM_EOK && !run_stopping(&stopped, &rc)) {
+#pragma omp atomic write
                     rc = mrc;
+                }
             }
             ctx_free(&c, run->nscen);
         }
         run->wall_seconds = now_seconds() - t0;
-        if (rc == CM_EOK && (stopped || (stop != NULL && *stop)))
+        if (rc == CM_EOK && (stopped || stop_asked(stop)))
             rc = CM_EINTERRUPTED;
         if (rc == CM_EOK) {
             run->next_block = b1;
@@ -635,7 +645,7 @@ int cm_run_execute(cm_run_t *run, const cm_run_options_t *opt, cm_diag_t *diag)
         for (uint64_t b = r0; b < r1; b++) {
             uint64_t first = b * B;
             uint64_t n = run->paths - first < B ? run->paths - first : B;
-            int skip = !c.ok || run_stopping(&halted, &rc) || (stop != NULL && *stop);
+            int skip = !c.ok || run_stopping(&halted, &rc) || stop_asked(stop);
             int brc = skip ? CM_EOK : run_block(run, &c, first, n, dumping);
 #pragma omp ordered
             {

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,13 +36,17 @@
 #define CMSIM_VERSION "0.0.0"
 #endif
 
-static volatile sig_atomic_t stop_requested = 0;
+/* Set by SIGTERM/SIGINT, read by the run's threads: a lock-free atomic, so
+ * both the handler's store and the threads' loads are defined (C17 7.14.1.1,
+ * 5.1.2.3). */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int must be lock-free for the signal handler");
+static atomic_int stop_requested;
 static int mpi_rank = 0, mpi_size = 1;
 
 static void on_signal(int sig)
 {
     (void)sig;
-    stop_requested = 1;
+    atomic_store_explicit(&stop_requested, 1, memory_order_relaxed);
 }
 
 static void usage(FILE *f)

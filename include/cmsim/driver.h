@@ -24,7 +24,7 @@
 #ifndef CMSIM_DRIVER_H
 #define CMSIM_DRIVER_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -51,7 +51,9 @@ typedef struct {
     int reverse_blocks;          /* tests: compute blocks last to first */
     int no_mirror;               /* tests: add every variant slot (no mirrored
                                     slots, engine/driver.c): same results */
-    volatile sig_atomic_t *stop; /* set to non-zero to stop (may be NULL) */
+    atomic_int *stop;            /* set to non-zero to stop (may be NULL): from
+                                    any thread, or a signal handler (atomic_int
+                                    is lock-free where cmsim builds) */
     /* Checkpoints: called (serially, between merges) every checkpoint_every
      * seconds and once more when the run stops early; the run's
      * accumulators then hold blocks [block_begin, next_block).  A non-zero
