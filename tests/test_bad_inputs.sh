@@ -21,9 +21,8 @@ GEN="$TMP/gen"   # generated inputs (%T)
 OUTS="$TMP/out"  # one result folder per case, must stay absent on failure
 WORK="$TMP/cwd"  # the working directory: nothing may be written here
 mkdir -p "$GEN" "$OUTS" "$WORK"
-passed=0
-failed=0
-xfailed=0
+# shellcheck source=lib.sh
+. "$SRC/tests/lib.sh"
 
 # --- generated inputs --------------------------------------------------------
 generate() {
@@ -71,9 +70,6 @@ EOF
 }
 
 # --- one case ---------------------------------------------------------------
-cur_failed=0
-fail() { echo "  $*" >&2; cur_failed=1; }
-
 # Expand placeholders into the array ARGS.
 expand_args() {
   ARGS=()
@@ -151,7 +147,9 @@ run_case() {
       *) echo "bad flag '$f' in case $name" >&2; failed=$((failed + 1)); return ;;
     esac
   done
+  CUR=$name
   cur_failed=0
+  cur_skipped=0
   local first=${command%% *}
   if [ "$first" = both ]; then
     expand_args "${command#both}"
@@ -164,21 +162,7 @@ run_case() {
     expand_args "$command"
     run_one "$name" "" "$want" "$frag" "$limit" "${ARGS[@]}"
   fi
-  if [ -n "$known" ]; then
-    if [ $cur_failed -eq 1 ]; then
-      echo "XFAIL $name (known engine bug $known, docs/hardening.md)"
-      xfailed=$((xfailed + 1))
-    else
-      echo "XPASS $name: known bug $known is fixed; remove 'known=$known' from cases.txt"
-      failed=$((failed + 1))
-    fi
-  elif [ $cur_failed -eq 0 ]; then
-    echo "ok   $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name"
-    failed=$((failed + 1))
-  fi
+  tally "$name" "$known"
 }
 
 command -v python3 >/dev/null 2>&1 || { echo "test_bad_inputs: python3 is needed to generate inputs" >&2; exit 1; }
@@ -193,6 +177,4 @@ while IFS= read -r line || [ -n "$line" ]; do
 done < "$CASES/cases.txt"
 [ -z "$ONLY" ] && [ $ncases -lt 60 ] && { echo "only $ncases cases in cases.txt (at least 60 expected)"; failed=$((failed + 1)); }
 [ -n "$ONLY" ] && [ $((passed + failed + xfailed)) -eq 0 ] && { echo "no case named $ONLY"; exit 2; }
-[ $xfailed -gt 0 ] && echo "($xfailed known engine bugs marked XFAIL, see docs/hardening.md)"
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish

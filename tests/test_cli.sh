@@ -11,20 +11,8 @@ ONLY=${3:-}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cmsim-cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 SCEN="$SRC/scenarios/example.cfg"
-passed=0
-failed=0
-cur_failed=0
-
-fail() { echo "  $*" >&2; cur_failed=1; }
-
-run_test() {
-  local name=$1
-  [ -n "$ONLY" ] && [ "$ONLY" != "$name" ] && return
-  cur_failed=0
-  "$name"
-  if [ $cur_failed -eq 0 ]; then echo "ok   $name"; passed=$((passed + 1))
-  else echo "FAIL $name"; failed=$((failed + 1)); fi
-}
+# shellcheck source=lib.sh
+. "$SRC/tests/lib.sh"
 
 # --- tests -------------------------------------------------------------------
 
@@ -141,5 +129,4 @@ run_test csv_is_clean
 run_test force_semantics
 run_test killed_run_leaves_nothing
 run_test set_override
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish

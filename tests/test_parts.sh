@@ -23,24 +23,8 @@ batch = { reference = "base";
             { path = "projects.uz_cu.financing.grant.share"; value = 0.1; } ); } ); };
 EOF_BATCH
 BATCH="$TMP/batch.cfg"
-passed=0
-failed=0
-skipped=0
-cur_failed=0
-cur_skipped=0
-
-fail() { echo "  $*" >&2; cur_failed=1; }
-
-run_test() {
-  local name=$1
-  [ -n "$ONLY" ] && [ "$ONLY" != "$name" ] && return
-  cur_failed=0
-  cur_skipped=0
-  "$name"
-  if [ $cur_failed -ne 0 ]; then echo "FAIL $name"; failed=$((failed + 1))
-  elif [ $cur_skipped -ne 0 ]; then skipped=$((skipped + 1))
-  else echo "ok   $name"; passed=$((passed + 1)); fi
-}
+# shellcheck source=lib.sh
+. "$SRC/tests/lib.sh"
 
 same_results() { # dir1 dir2
   local f
@@ -163,5 +147,4 @@ run_test parts_merge_identical
 run_test merge_refuses_bad_parts
 run_test sigterm_then_resume
 run_test mpi_identical
-echo "$passed passed, $failed failed, $skipped skipped"
-[ $failed -eq 0 ]
+finish

@@ -20,9 +20,8 @@ ONLY=${3:-}
 PEER="$SRC/bench/peer/cmsim_peer.py"
 CMP="$SRC/bench/peer/compare_means.py"
 PATHS=20000
-passed=0
-failed=0
-cur_failed=0
+# shellcheck source=lib.sh
+. "$SRC/tests/lib.sh"
 
 # An interpreter with numpy and libconf: Debian's python3 first, since a
 # pyenv python3 earlier on PATH often lacks them.
@@ -41,16 +40,6 @@ fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cmsim-peer.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-fail() { echo "  $*" >&2; cur_failed=1; }
-
-run_test() {
-  local name=$1
-  [ -n "$ONLY" ] && [ "$ONLY" != "$name" ] && return
-  cur_failed=0
-  "$name"
-  if [ $cur_failed -eq 0 ]; then echo "ok   $name"; passed=$((passed + 1))
-  else echo "FAIL $name"; failed=$((failed + 1)); fi
-}
 
 # agree TAG FILE [cmsim options...]: run both on FILE, compare, keep the report
 agree() {
@@ -241,5 +230,4 @@ run_test central_asia_agrees
 run_test stress_agrees
 run_test deterministic_agrees
 run_test detects_disagreement
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish

@@ -29,43 +29,8 @@ cleanup() {
 }
 trap cleanup EXIT
 VALID="$SRC/tests/bad_inputs/valid.cfg"
-passed=0
-failed=0
-skipped=0
-xfailed=0
-cur_failed=0
-cur_skipped=0
-
-fail() { echo "  $*" >&2; cur_failed=1; }
-skip() { echo "skip $CUR: $*"; cur_skipped=1; }
-
-# run_test NAME [known=ID]
-run_test() {
-  local name=$1 known=${2:-}
-  known=${known#known=}
-  [ -n "$ONLY" ] && [ "$ONLY" != "$name" ] && return
-  CUR=$name
-  cur_failed=0
-  cur_skipped=0
-  "$name"
-  if [ $cur_skipped -eq 1 ] && [ $cur_failed -eq 0 ]; then
-    skipped=$((skipped + 1))
-  elif [ -n "$known" ]; then
-    if [ $cur_failed -eq 1 ]; then
-      echo "XFAIL $name (known engine bug $known, docs/hardening.md)"
-      xfailed=$((xfailed + 1))
-    else
-      echo "XPASS $name: known bug $known is fixed; remove its mark in test_resources.sh"
-      failed=$((failed + 1))
-    fi
-  elif [ $cur_failed -eq 0 ]; then
-    echo "ok   $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name"
-    failed=$((failed + 1))
-  fi
-}
+# shellcheck source=lib.sh
+. "$SRC/tests/lib.sh"
 
 # no_results DIR: a failed run left neither DIR nor any partial file beside it.
 no_results() {
@@ -382,7 +347,4 @@ run_test alloc_failure_keeps_literal_check
 run_test memory_limit
 run_test stop_long_run_promptly
 [ -n "$ONLY" ] && [ $((passed + failed + skipped + xfailed)) -eq 0 ] && { echo "no test named $ONLY"; exit 2; }
-[ $xfailed -gt 0 ] && echo "($xfailed known engine bugs marked XFAIL, see docs/hardening.md)"
-[ $skipped -gt 0 ] && echo "($skipped skipped: see the skip lines above)"
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish
